@@ -1,0 +1,51 @@
+"""Types shared by the credential store, the subscriber directory and the call flow."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Unit(enum.StrEnum):
+    """Authentication unit chosen at the menu (key 1, 2, 3)."""
+
+    LINE = "line"
+    NUMBER = "number"
+    ADMIN_USER = "admin_user"
+
+
+class VerifyOutcome(enum.StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+    EXPIRED = "expired"
+    NONE = "none"
+
+
+class TpwState(enum.StrEnum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    LOCKED = "locked"
+    CONSUMED = "consumed"
+
+
+class StoreError(Exception):
+    """Base of store failures (never 'wrong password': that is an outcome)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached or did not acknowledge a write durably."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One directory number and the contract it belongs to."""
+
+    number: str
+    contract_number: str
+    region: str | None
+    active: bool
+
+    @property
+    def is_contract(self) -> bool:
+        return self.number == self.contract_number
