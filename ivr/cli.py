@@ -1,0 +1,86 @@
+"""`ivrctl`: the operators' and tools' command line (see shared/spec/interfaces.md)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from ivr import stack
+from ivr.settings import Settings
+
+
+def _stack(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if args.action == "up":
+        try:
+            lines = stack.up(settings)
+        except stack.StackError as exc:
+            print(f"stack up failed: {exc}", file=sys.stderr)
+            return 1
+    elif args.action == "down":
+        stopped = stack.down(settings)
+        lines = [f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}"]
+    else:
+        lines = stack.status(settings)
+    print("\n".join(lines))
+    if args.action == "status":
+        return 0 if all(" running " in f" {line} " or "external" in line for line in lines) else 3
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    """`make run`: the whole service in the foreground until Ctrl-C, then a clean stop."""
+    settings = Settings.from_env()
+    try:
+        lines = stack.up(settings)
+    except stack.StackError as exc:
+        print(f"stack up failed: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print("\n".join(lines))
+    print(
+        f"\nCall it: sipp -sn uac -s 0664806430 {settings.sip_host}:{settings.sip_port} -m 1"
+        f"\n  (or 0363044747; keys as RFC 4733 events; see README 'Placing a call')"
+        f"\nCall log: {settings.calls_log}\nCtrl-C stops everything.",
+        flush=True,
+    )
+    try:
+        stop.wait()
+    finally:
+        stopped = stack.down(settings)
+        print(f"\nstopped: {', '.join(stopped) or 'nothing'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivrctl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_stack = sub.add_parser("stack", help="start, stop or inspect the local stack")
+    p_stack.add_argument("action", choices=["up", "down", "status"])
+    p_stack.set_defaults(func=_stack)
+    p_run = sub.add_parser("run", help="the whole service in the foreground")
+    p_run.set_defaults(func=_run)
+    p_serve = sub.add_parser("serve", help="the FastAGI server alone, in the foreground")
+    p_serve.set_defaults(func=lambda _a: __import__("ivr.serve").serve.main())
+    from store import cli as store_cli  # noqa: PLC0415
+
+    store_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as exc:  # bad settings or input: a clear message, not a traceback
+        print(f"ivrctl: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Readiness probes: is a TCP port accepting, does a SIP server answer OPTIONS, Redis PING."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+
+
+def tcp_accepts(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def sip_options(host: str, port: int, timeout_s: float = 1.0) -> str | None:
+    """Send one SIP OPTIONS over UDP; the status line of the answer, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.bind(("127.0.0.1", 0))
+        lport = sock.getsockname()[1]
+        tag = secrets.token_hex(6)
+        request = (
+            f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK{tag};rport\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:probe@127.0.0.1>;tag={tag}\r\n"
+            f"To: <sip:{host}:{port}>\r\n"
+            f"Call-ID: {tag}@127.0.0.1\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            f"Contact: <sip:probe@127.0.0.1:{lport}>\r\n"
+            "Accept: application/sdp\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        try:
+            sock.sendto(request.encode(), (host, port))
+            data, _ = sock.recvfrom(65535)
+        except OSError:
+            return None
+    line = data.split(b"\r\n", 1)[0].decode(errors="replace")
+    return line if line.startswith("SIP/2.0 ") else None
+
+
+def udp_port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def tcp_port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,99 @@
+"""Background processes of a stack, recorded by process id and recognised by a marker.
+
+Each process started by `stack up` carries IVR_STACK_ID=<state dir> in its environment, so
+`stack down` stops exactly the processes it recorded, even after process ids were reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+MARKER = "IVR_STACK_ID"
+
+
+def pid_file(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.pid"
+
+
+def start(name: str, argv: list[str], *, run_dir: Path, log: Path, stack_id: str,
+          env: dict[str, str] | None = None) -> int:
+    """Start argv detached (own session), output to log; record and return its pid."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    child_env = dict(os.environ if env is None else env)
+    child_env[MARKER] = stack_id
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                env=child_env, start_new_session=True)
+    pid_file(run_dir, name).write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def _environ_has_marker(pid: int, stack_id: str) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{MARKER}={stack_id}".encode() in environ.split(b"\0")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def running_pid(name: str, *, run_dir: Path, stack_id: str) -> int | None:
+    """The recorded pid when that process is alive and ours, else None."""
+    try:
+        pid = int(pid_file(run_dir, name).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if _is_zombie(pid) or not _environ_has_marker(pid, stack_id):
+        return None
+    return pid
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def stop(name: str, *, run_dir: Path, stack_id: str, grace_s: float = 10.0) -> bool:
+    """SIGTERM the recorded process, SIGKILL after grace_s; True when one was stopped."""
+    pid = running_pid(name, run_dir=run_dir, stack_id=stack_id)
+    stopped = False
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not wait_for(lambda: _gone(pid), grace_s):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: _gone(pid), 5.0)
+        stopped = True
+    pid_file(run_dir, name).unlink(missing_ok=True)
+    return stopped
+
+
+def _gone(pid: int) -> bool:
+    _reap(pid)
+    return _is_zombie(pid)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> bool:
+    """Poll condition until true or timeout; the one place the stack waits on the outside."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)

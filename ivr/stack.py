@@ -1,0 +1,193 @@
+"""`ivrctl stack up | down | status`: Asterisk (chrooted), the FastAGI server, a private Redis.
+
+Asterisk runs from the cached Debian testing root in a private mount namespace: the state
+dir, the rendered prompts and /proc are mounted only inside it, so when Asterisk exits the
+kernel drops those mounts and nothing ever stays mounted on the host.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialplan import render as dialplan
+from ivr import probes, procs
+from ivr.settings import Settings
+from sounds import render as sounds
+
+ASTERISK_CONF = "/ivr/asterisk/etc/asterisk.conf"  # the state dir is mounted at /ivr
+COMPONENTS = ("redis", "agi", "asterisk")  # start order; stopped in reverse
+
+
+class StackError(Exception):
+    """The stack could not be started; the message says why and where to look."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    settings: Settings
+
+    @property
+    def root(self) -> Path:
+        return self.settings.cache_dir / "rootfs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.state_dir / "run"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        return self.settings.state_dir / "asterisk"
+
+    @property
+    def stack_id(self) -> str:
+        return str(self.settings.state_dir)
+
+    def log(self, name: str) -> Path:
+        return self.settings.log_dir / f"{name}.out"
+
+
+def _moddir(root: Path) -> str:
+    found = sorted(root.glob("usr/lib/*/asterisk/modules"))
+    if not found:
+        raise StackError(f"no Asterisk modules under {root}: run `make setup`")
+    return "/" + str(found[0].relative_to(root))
+
+
+def _ami_secret(layout: Layout) -> str:
+    path = layout.settings.state_dir / "ami-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(16) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def prepare(layout: Layout) -> None:
+    """State dirs, pepper, rendered Asterisk config, migrated directory."""
+    from store.directory import migrate  # noqa: PLC0415 (keeps `stack status` light)
+    from store.pepper import load_or_create  # noqa: PLC0415
+
+    s = layout.settings
+    if not (layout.root / "usr/sbin/asterisk").exists():
+        raise StackError(f"no Asterisk root at {layout.root}: run `make setup`")
+    if not sounds.is_rendered(s.cache_dir):
+        raise StackError("prompts are not rendered for this catalog: run `make sounds`")
+    for sub in ("etc", "lib", "spool", "run", "log", "cache"):
+        (layout.asterisk_dir / sub).mkdir(parents=True, exist_ok=True)
+    s.log_dir.mkdir(parents=True, exist_ok=True)
+    load_or_create(s.pepper_file)
+    dialplan.render(layout.asterisk_dir / "etc",
+                    dialplan.values(s, moddir=_moddir(layout.root), ami_secret=_ami_secret(layout)))
+    migrate(s.database_url)
+
+
+def _asterisk_argv(layout: Layout) -> list[str]:
+    script = (
+        'set -e; mount --bind "$1" "$2/ivr"; '
+        'mount --bind "$3" "$2/usr/share/asterisk/sounds/ja"; '
+        'mount -t proc proc "$2/proc"; '
+        f'exec chroot "$2" /usr/sbin/asterisk -C {ASTERISK_CONF} -f -n -q'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+            str(layout.settings.state_dir), str(layout.root),
+            str(sounds.sounds_dir(layout.settings.cache_dir))]
+
+
+def _redis_argv(layout: Layout) -> list[str]:
+    s = layout.settings
+    data = s.state_dir / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return [server, "--port", str(s.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+            "--daemonize", "no", "--protected-mode", "yes", "--logfile", ""]
+
+
+def _ready(layout: Layout, name: str) -> bool:
+    s = layout.settings
+    if name == "redis":
+        return probes.tcp_accepts("127.0.0.1", s.redis_port)
+    if name == "agi":
+        return probes.tcp_accepts(s.agi_host, s.agi_port)
+    return probes.sip_options(s.sip_host, s.sip_port) is not None
+
+
+def _check_free(layout: Layout, name: str) -> None:
+    s = layout.settings
+    busy = {
+        "redis": lambda: not probes.tcp_port_free("127.0.0.1", s.redis_port),
+        "agi": lambda: not probes.tcp_port_free(s.agi_host, s.agi_port),
+        "asterisk": lambda: not probes.udp_port_free(s.sip_host, s.sip_port)
+        or not probes.tcp_port_free("127.0.0.1", s.ami_port),
+    }[name]
+    if busy():
+        raise StackError(f"{name}: its port is already in use (see `ivrctl stack status`)")
+
+
+def _wanted(layout: Layout) -> list[str]:
+    return [c for c in COMPONENTS if c != "redis" or layout.settings.private_redis]
+
+
+def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
+    """Start what is not running; returns status lines. Raises StackError (after cleanup)."""
+    layout = Layout(settings)
+    prepare(layout)
+    argv = {"redis": _redis_argv, "agi": lambda _l: [sys.executable, "-m", "ivr.serve"],
+            "asterisk": _asterisk_argv}
+    try:
+        for name in _wanted(layout):
+            if procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id):
+                continue
+            _check_free(layout, name)
+            procs.start(name, argv[name](layout), run_dir=layout.run_dir, log=layout.log(name),
+                        stack_id=layout.stack_id)
+            ok = procs.wait_for(
+                lambda n=name: _ready(layout, n)
+                or procs.running_pid(n, run_dir=layout.run_dir, stack_id=layout.stack_id) is None,
+                timeout_s)
+            alive = procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id)
+            if not ok or alive is None:
+                raise StackError(f"{name} did not become ready; see {layout.log(name)}:\n"
+                                 + _tail(layout.log(name)))
+    except BaseException:
+        down(settings)
+        raise
+    return status(settings)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def down(settings: Settings) -> list[str]:
+    layout = Layout(settings)
+    stopped = []
+    for name in reversed(COMPONENTS):
+        if procs.stop(name, run_dir=layout.run_dir, stack_id=layout.stack_id):
+            stopped.append(name)
+    return stopped
+
+
+def status(settings: Settings) -> list[str]:
+    layout = Layout(settings)
+    s = settings
+    where = {
+        "redis": f"redis://127.0.0.1:{s.redis_port}",
+        "agi": f"agi://{s.agi_host}:{s.agi_port}",
+        "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}",
+    }
+    lines = []
+    for name in COMPONENTS:
+        if name == "redis" and not s.private_redis:
+            lines.append(f"redis     external  {s.redis_url}")
+            continue
+        pid = procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id)
+        state = f"running   {where[name]} pid {pid}" if pid else f"stopped   {where[name]}"
+        lines.append(f"{name:<9} {state}")
+    return lines

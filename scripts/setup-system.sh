@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian 12 host packages the project needs (idempotent: installs only what is missing).
+set -euo pipefail
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v sipp >/dev/null || need+=(sip-tester)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v flock >/dev/null || need+=(util-linux)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "system: packages present"
+  exit 0
+fi
+echo "system: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
