@@ -1,0 +1,59 @@
+"""The rendered Asterisk configuration: both DIDs reach the AGI server, secrets stay out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from asterisk.config import Config
+
+from dialplan import render
+from ivr.settings import Settings
+
+
+@pytest.fixture
+def rendered(tmp_path) -> Path:
+    settings = Settings.from_env({"IVR_STATE_DIR": str(tmp_path), "IVR_SIP_PORT": "5070",
+                                  "IVR_AGI_PORT": "4600", "IVR_AMI_PORT": "5100"})
+    out = tmp_path / "etc"
+    render.render(out, render.values(settings, moddir="/usr/lib/x/asterisk/modules",
+                                     ami_secret="s3cret"))
+    return out
+
+
+def _items(path: Path, section: str) -> list[tuple[str, str]]:
+    config = Config(str(path))
+    return [(i.name.strip(), i.value.strip()) for c in config.categories if c.name == section for i in c.items]
+
+
+def test_both_dids_go_to_the_agi_server(rendered):
+    entry = _items(rendered / "extensions.conf", "tmp-password-in")
+    assert ("exten", "0664806430,1,Goto(tmp-password,${EXTEN},1)") in entry
+    assert ("exten", "0363044747,1,Goto(tmp-password,${EXTEN},1)") in entry
+    flow = [v for _n, v in _items(rendered / "extensions.conf", "tmp-password")]
+    assert "n,AGI(agi://127.0.0.1:4600/tmp-password)" in flow
+    assert "n,Playback(tpw/sorry)" in flow  # the apology when the server is unreachable
+
+
+def test_ports_and_no_template_sections(rendered):
+    assert ("bind", "127.0.0.1:5070") in _items(rendered / "pjsip.conf", "transport-udp")
+    assert ("port", "5100") in _items(rendered / "manager.conf", "general")
+    text = (rendered / "asterisk.conf").read_text()
+    assert "[directories]\n" in text and "[directories](!)" not in text
+    for conf in rendered.glob("*.conf"):
+        assert "@{" not in conf.read_text(), conf.name
+
+
+def test_keys_never_reach_asterisk_logs(rendered):
+    options = dict(_items(rendered / "asterisk.conf", "options"))
+    assert int(options["verbose"]) < 3  # Read() prints "User entered '…'" at verbose 3
+    logfiles = dict(_items(rendered / "logger.conf", "logfiles"))
+    assert all("dtmf" not in v and "verbose" not in v for v in logfiles.values())
+
+
+def test_trunk_trusts_pai_and_takes_rfc4733(rendered):
+    trunk = _items(rendered / "pjsip.conf", "trunk")
+    assert ("trust_id_inbound", "yes") in trunk
+    assert ("dtmf_mode", "auto") in trunk
+    assert ("media_address", "127.0.0.1") in trunk
+    assert ("match", "127.0.0.1") in trunk
