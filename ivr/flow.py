@@ -1,0 +1,393 @@
+"""The per-call state machine: one transition table, read top to bottom like call-flow.md.
+
+Each state's handler does its one piece of I/O (a look-up, a collect, the store write) and
+names what happened as an Event; TABLE says where that leads and what to do on the way.
+Three exits are not in the table because they can happen anywhere: the caller hanging up
+(CallerHangup → abandoned, nothing sent), the maximum call duration (timeout_call) and an
+unexpected error (error_internal). docs/call-flow.md draws TABLE; a test keeps them equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ivr import entries
+from ivr.callerid import normalise
+from ivr.calllog import log_call_event, log_call_start, log_strike
+from ivr.entries import Strike
+from ivr.outcomes import CallInfo, CallResult, Outcome, Step
+from ivr.ports import (
+    CallerHangup,
+    CallLimiter,
+    Channel,
+    CredentialWriter,
+    Digits,
+    Directory,
+    Keyed,
+    PromptItem,
+    Sound,
+)
+from ivr.settings import Timing
+from sounds.catalog import Prompt
+from store.types import StoreUnavailable, Subscriber, Unit
+
+# Once the outcome is decided the call deadline no longer applies (a "set" must stay "set");
+# the goodbye and the after-call bookkeeping get bounds of their own.
+GOODBYE_S = 60.0
+AFTER_CALL_S = 10.0
+
+
+class State(enum.StrEnum):
+    CALLER_CHECK = "caller_check"
+    MENU = "menu"
+    TARGET = "target"
+    PASSWORD = "password"  # first password entry
+    CONFIRM = "confirm"  # same step as PASSWORD for strikes and the call log
+    COMMIT = "commit"
+    END = "end"
+
+
+class Event(enum.StrEnum):
+    WITHHELD = "withheld"
+    NOT_SUBSCRIBED = "not_subscribed"
+    LIMITED = "limited"
+    ADMITTED = "admitted"
+    TARGET_FIXED = "target_fixed"  # unit 1; unit 3 from an additional number
+    TARGET_KEYED = "target_keyed"  # unit 2; unit 3 from the contract number
+    ACCEPTED = "accepted"
+    STRIKE = "strike"
+    LAST_STRIKE = "last_strike"  # the tries-th strike at this step
+    STORED = "stored"
+    STORE_FAILED = "store_failed"
+
+
+class Do(enum.StrEnum):
+    """What a transition does besides changing state."""
+
+    ADVANCE = "advance"  # the step is passed: its strikes start again at 0
+    CONTINUE = "continue"  # same step, next entry (password → confirmation): strikes carry on
+    RETRY = "retry"  # a strike: stale keys discarded, INVALID played before the step prompt
+
+
+@dataclass(frozen=True)
+class End:
+    """The outcome is decided; play the goodbye (target read back first if say_target)."""
+
+    outcome: Outcome
+    prompt: Prompt
+    say_target: bool = False
+    step: Step | None = None  # where the call log says it ended; None: the current step
+
+    @property
+    def label(self) -> str:
+        return f"{self.outcome} ({self.prompt.name})"
+
+
+Action = Do | End
+S, E = State, Event
+ADVANCE, CONTINUE, RETRY = Do.ADVANCE, Do.CONTINUE, Do.RETRY
+REJECT_WITHHELD = End(Outcome.REJECTED_ANONYMOUS, Prompt.WITHHELD)
+REJECT_NOT_SUBSCRIBED = End(Outcome.REJECTED_NOT_SUBSCRIBED, Prompt.NOT_SUBSCRIBED)
+REJECT_LIMITED = End(Outcome.REJECTED_RATE_LIMITED, Prompt.LIMITED)
+STORE_ERROR = End(Outcome.ERROR_STORE, Prompt.SORRY)
+FAIL = End(Outcome.FAILED_STRIKES, Prompt.START_AGAIN)
+SET = End(Outcome.SET, Prompt.DONE, say_target=True, step=Step.DONE)
+
+TABLE: dict[tuple[State, Event], tuple[State, Action]] = {
+    # 1. Caller check: present, subscribed, active, within the per-caller limits.
+    (S.CALLER_CHECK, E.WITHHELD): (S.END, REJECT_WITHHELD),
+    (S.CALLER_CHECK, E.NOT_SUBSCRIBED): (S.END, REJECT_NOT_SUBSCRIBED),
+    (S.CALLER_CHECK, E.LIMITED): (S.END, REJECT_LIMITED),
+    (S.CALLER_CHECK, E.STORE_FAILED): (S.END, STORE_ERROR),  # the limiter's store is down
+    (S.CALLER_CHECK, E.ADMITTED): (S.MENU, ADVANCE),
+    # 2. Unit menu: one key, 1-3.
+    (S.MENU, E.TARGET_FIXED): (S.PASSWORD, ADVANCE),
+    (S.MENU, E.TARGET_KEYED): (S.TARGET, ADVANCE),
+    (S.MENU, E.STRIKE): (S.MENU, RETRY),
+    (S.MENU, E.LAST_STRIKE): (S.END, FAIL),
+    # 3. Target number: an active number of the caller's own contract, then `#`.
+    (S.TARGET, E.ACCEPTED): (S.PASSWORD, ADVANCE),
+    (S.TARGET, E.STRIKE): (S.TARGET, RETRY),
+    (S.TARGET, E.LAST_STRIKE): (S.END, FAIL),
+    # 4-5. Password and confirmation: one step; any wrong entry goes back to the first.
+    (S.PASSWORD, E.ACCEPTED): (S.CONFIRM, CONTINUE),
+    (S.PASSWORD, E.STRIKE): (S.PASSWORD, RETRY),
+    (S.PASSWORD, E.LAST_STRIKE): (S.END, FAIL),
+    (S.CONFIRM, E.ACCEPTED): (S.COMMIT, ADVANCE),
+    (S.CONFIRM, E.STRIKE): (S.PASSWORD, RETRY),
+    (S.CONFIRM, E.LAST_STRIKE): (S.END, FAIL),
+    # 6. Commit: "done" only after the store acknowledged the write.
+    (S.COMMIT, E.STORED): (S.END, SET),
+    (S.COMMIT, E.STORE_FAILED): (S.END, STORE_ERROR),
+}
+
+STEP_OF: dict[State, Step] = {
+    S.CALLER_CHECK: Step.CALLER_CHECK,
+    S.MENU: Step.MENU,
+    S.TARGET: Step.TARGET,
+    S.PASSWORD: Step.PASSWORD,
+    S.CONFIRM: Step.PASSWORD,
+    S.COMMIT: Step.COMMIT,
+}
+
+
+class _Call:
+    """One call's state; handlers return Events, TABLE decides. Holds the password only
+    from its first entry until the store write (or a wrong confirmation)."""
+
+    def __init__(
+        self,
+        call: CallInfo,
+        channel: Channel,
+        directory: Directory,
+        store: CredentialWriter,
+        limiter: CallLimiter,
+        timing: Timing,
+    ) -> None:
+        self.call, self.channel, self.directory = call, channel, directory
+        self.store, self.limiter = store, limiter
+        self.entries = {
+            S.MENU: entries.MENU.timed(timing),
+            S.TARGET: entries.TARGET.timed(timing),
+            S.PASSWORD: entries.PASSWORD.timed(timing),
+            S.CONFIRM: entries.CONFIRM.timed(timing),
+        }
+        self.state = S.CALLER_CHECK
+        self.step = Step.CALLER_CHECK
+        self.strikes = 0
+        self.after_strike = False
+        self.stale_keys = False
+        self.caller: str | None = call.caller_raw
+        self.subscriber: Subscriber | None = None
+        self.unit: Unit | None = None
+        self.target: str | None = None
+        self.first_entry: str | None = None
+        self.outcome: Outcome | None = None
+        self.goodbye: list[PromptItem] = []
+        self.handlers: dict[State, Callable[[], Awaitable[Event]]] = {
+            S.CALLER_CHECK: self.check_caller,
+            S.MENU: self.menu,
+            S.TARGET: self.target_entry,
+            S.PASSWORD: self.password,
+            S.CONFIRM: self.confirm,
+            S.COMMIT: self.commit,
+        }
+
+    async def run(self) -> None:
+        while self.state is not S.END:
+            event = await self.handlers[self.state]()
+            next_state, action = TABLE[(self.state, event)]
+            self.apply(action, next_state)
+
+    def apply(self, action: Action, next_state: State) -> None:
+        if isinstance(action, End):
+            self.end(action.outcome, action.prompt, say_target=action.say_target)
+            self.step = action.step or self.step
+            return
+        if action is Do.ADVANCE:
+            self.strikes = 0
+        self.after_strike = action is Do.RETRY
+        self.state, self.step = next_state, STEP_OF[next_state]
+
+    def end(self, outcome: Outcome, prompt: Prompt | None, *, say_target: bool = False) -> None:
+        self.state, self.outcome = S.END, outcome
+        self.goodbye = [Digits(self.target)] if say_target and self.target else []
+        self.goodbye += [Sound(prompt)] if prompt else []
+
+    # --- state handlers: one piece of I/O each, named as an Event -------------------------
+
+    async def check_caller(self) -> Event:
+        caller_id = normalise(self.call.caller_raw)
+        self.caller = caller_id.number or self.call.caller_raw
+        log_call_start(self.call, self.caller)
+        if caller_id.number is None:
+            return E.WITHHELD
+        subscriber = await self.directory.lookup(caller_id.number)
+        if subscriber is None or not subscriber.active:
+            return E.NOT_SUBSCRIBED
+        self.subscriber = subscriber
+        try:
+            admitted = await self.limiter.admit(caller_id.number)
+        except StoreUnavailable:
+            log_call_event("call.limiter_failed", self.call, level="warning")
+            return E.STORE_FAILED
+        return E.ADMITTED if admitted else E.LIMITED
+
+    async def menu(self) -> Event:
+        verdict = entries.judge_menu(await self.collect())
+        if isinstance(verdict, Strike):
+            return await self.strike(verdict)
+        sub = self.contract_subscriber()
+        self.unit = verdict
+        if verdict is Unit.LINE:
+            self.target = sub.contract_number
+        elif verdict is Unit.ADMIN_USER and not sub.is_contract:
+            self.target = sub.number
+        else:
+            return E.TARGET_KEYED
+        return E.TARGET_FIXED
+
+    async def target_entry(self) -> Event:
+        keyed = await self.collect()
+        strike = entries.judge_target(keyed)
+        if strike is not None:
+            return await self.strike(strike)
+        sub = self.contract_subscriber()
+        found = await self.directory.find_in_contract(sub.contract_number, keyed.digits)
+        if found is None or not found.active or found.contract_number != sub.contract_number:
+            return await self.strike(Strike.NOT_IN_CONTRACT)
+        self.target = found.number
+        return E.ACCEPTED
+
+    async def password(self) -> Event:
+        keyed = await self.collect()
+        strike = entries.judge_password(keyed)
+        if strike is not None:
+            return await self.strike(strike)
+        self.first_entry = keyed.digits
+        return E.ACCEPTED
+
+    async def confirm(self) -> Event:
+        keyed = await self.collect()
+        strike = entries.judge_confirm(self.first_entry or "", keyed)
+        if strike is not None:
+            self.first_entry = None  # back to the first entry
+            return await self.strike(strike)
+        return E.ACCEPTED
+
+    async def commit(self) -> Event:
+        password, self.first_entry = self.first_entry, None
+        sub = self.contract_subscriber()
+        if password is None or self.target is None or self.unit is None or not self.caller:
+            raise RuntimeError("commit reached without a complete entry")
+        try:
+            await self.store.set_temporary(
+                self.target,
+                password,
+                unit=self.unit,
+                contract_number=sub.contract_number,
+                set_by=self.caller,
+                call_id=self.call.call_id,
+            )
+        except Exception as exc:  # any store failure: never claim "done"
+            error = type(exc).__name__  # the type only: a message could echo arguments
+            log_call_event("call.store_failed", self.call, level="warning", error=error)
+            return E.STORE_FAILED
+        finally:
+            password = None
+        return E.STORED
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def contract_subscriber(self) -> Subscriber:
+        if self.subscriber is None:
+            raise RuntimeError(f"state {self.state} reached without a subscriber")
+        return self.subscriber
+
+    async def collect(self) -> Keyed:
+        """Play the state's prompts and collect; remember whether keys may be left over."""
+        entry = self.entries[self.state]
+        if self.stale_keys:
+            await self.channel.flush_keys()
+            self.stale_keys = False
+        keyed = await self.channel.collect(
+            entry.prompts(self.target, after_strike=self.after_strike),
+            max_digits=entry.max_digits,
+            first_key_s=entry.first_key_s,
+            inter_key_s=entry.inter_key_s,
+        )
+        # Ended at max_digits: keys after it are discarded before the next prompt.
+        self.stale_keys = not keyed.terminated and not keyed.timed_out
+        return keyed
+
+    async def strike(self, reason: Strike) -> Event:
+        self.strikes += 1
+        self.stale_keys = True  # what was keyed after a wrong entry is not the retry's start
+        log_strike(self.call, step=self.step, reason=reason, strikes=self.strikes)
+        return E.LAST_STRIKE if self.strikes >= self.entries[self.state].tries else E.STRIKE
+
+    async def say_goodbye(self) -> None:
+        """Final message (no barge-in) and BYE; a caller leaving now changes no outcome."""
+        try:
+            async with asyncio.timeout(GOODBYE_S):
+                if self.goodbye:
+                    try:
+                        await self.channel.play(self.goodbye)
+                    except CallerHangup:
+                        raise
+                    except Exception as exc:
+                        self.warn("call.goodbye_failed", exc)
+                await self.channel.hangup()
+        except CallerHangup:
+            pass
+        except Exception as exc:
+            self.warn("call.hangup_failed", exc)
+
+    async def record_failure(self) -> None:
+        if not self.caller:
+            return
+        try:
+            async with asyncio.timeout(AFTER_CALL_S):
+                await self.limiter.record_failure(self.caller)
+        except Exception as exc:
+            self.warn("call.record_failure_failed", exc)
+
+    def warn(self, event: str, exc: BaseException) -> None:
+        """Log an error by type and state only: a message could echo what was keyed."""
+        log_call_event(
+            event, self.call, level="warning", error=type(exc).__name__, state=str(self.state)
+        )
+
+
+async def run_call(
+    call: CallInfo,
+    channel: Channel,
+    directory: Directory,
+    store: CredentialWriter,
+    limiter: CallLimiter,
+    timing: Timing,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> CallResult:
+    """Run one call from caller check to hang-up; never raises except on cancellation.
+
+    Logs call.start and call.strike; the caller logs call.end (ivr.calllog.log_call_end).
+    """
+    started = clock()
+    flow = _Call(call, channel, directory, store, limiter, timing)
+    caller_gone = False
+    deadline = asyncio.timeout(timing.max_call_s)
+    try:
+        async with deadline:
+            await flow.run()
+    except CallerHangup:
+        caller_gone = True
+        flow.end(Outcome.ABANDONED, None)
+    except TimeoutError as exc:
+        if deadline.expired():
+            flow.end(Outcome.TIMEOUT_CALL, Prompt.CALL_TOO_LONG)
+        else:
+            flow.warn("call.error", exc)
+            flow.end(Outcome.ERROR_INTERNAL, Prompt.SORRY)
+    except Exception as exc:
+        flow.warn("call.error", exc)
+        flow.end(Outcome.ERROR_INTERNAL, Prompt.SORRY)
+    finally:
+        flow.first_entry = None
+    if not caller_gone:
+        await flow.say_goodbye()
+    if flow.outcome is Outcome.FAILED_STRIKES:
+        await flow.record_failure()
+    return CallResult(
+        outcome=flow.outcome or Outcome.ERROR_INTERNAL,
+        step=flow.step,
+        strikes=flow.strikes,
+        unit=flow.unit,
+        target=flow.target,
+        caller=flow.caller,
+        duration_ms=max(0, int((clock() - started) * 1000)),
+    )
