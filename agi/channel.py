@@ -1,0 +1,130 @@
+"""The call flow's Channel, spoken as AGI commands. The flow never sees an AGI line.
+
+Asterisk drops keys that arrive while no AGI command runs, so an entry is collected with
+as few commands as possible: prompts with escape digits, then one ``Read()`` that has
+separate first-key and inter-key timers (TIMEOUT(response) / TIMEOUT(digit)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from agi.errors import AGIError, HangupError
+from agi.protocol import ESCAPE_ALL, Reply
+from ivr.ports import Digits, Keyed, PromptItem, Sound
+
+KEYS_VARIABLE = "IVRKEYS"
+FLUSH_WAIT_MS = 50
+FLUSH_MAX_ROUNDS = 20
+
+
+class CommandSender(Protocol):
+    """What the adaptor needs from a call: AgiCall.command, or a scripted fake in tests."""
+
+    async def command(self, verb: str, *args: str | int) -> Reply: ...
+
+
+def _seconds(value: float) -> str:
+    """10.0 → "10", 2.5 → "2.5": the form TIMEOUT() reads."""
+    if value <= 0:
+        raise ValueError("timeouts must be positive")
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+class AgiChannel:
+    """ivr.ports.Channel over one AGI call."""
+
+    def __init__(self, call: CommandSender) -> None:
+        self._call = call
+        self._timeouts: dict[str, str] = {}  # last TIMEOUT(...) value sent on this channel
+
+    async def collect(
+        self,
+        prompts: Sequence[PromptItem],
+        *,
+        max_digits: int,
+        first_key_s: float,
+        inter_key_s: float,
+    ) -> Keyed:
+        """Prompts with barge-in; a key that interrupts one is the entry's first key."""
+        if max_digits < 1:
+            raise ValueError("max_digits must be at least 1")
+        items = list(prompts)
+        last = items.pop() if items else None
+        for item in items:
+            if key := await self._play(item, ESCAPE_ALL):
+                return await self._rest(key, max_digits, inter_key_s)
+        read_prompt = ""
+        if isinstance(last, Sound):
+            read_prompt = last.id
+        elif isinstance(last, Digits):
+            if key := await self._play(last, ESCAPE_ALL):
+                return await self._rest(key, max_digits, inter_key_s)
+        return await self._read("", read_prompt, max_digits, first_key_s, inter_key_s)
+
+    async def play(self, prompts: Sequence[PromptItem]) -> None:
+        """To the end, keys ignored (final messages)."""
+        for item in prompts:
+            await self._play(item, "")
+
+    async def flush_keys(self) -> None:
+        """Each WAIT FOR DIGIT takes one queued key; stop at the first quiet 50 ms."""
+        for _ in range(FLUSH_MAX_ROUNDS):
+            reply = await self._call.command("WAIT FOR DIGIT", FLUSH_WAIT_MS)
+            if not reply.number:
+                return
+
+    async def hangup(self) -> None:
+        """Hang up from our side; a channel already gone is the same end."""
+        try:
+            await self._call.command("HANGUP")
+        except HangupError:
+            pass
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self._call.command("SET VARIABLE", name, value)
+
+    async def _play(self, item: PromptItem, escape: str) -> str:
+        """Plays one item; returns the key that interrupted it, or ""."""
+        if isinstance(item, Sound):
+            reply = await self._call.command("STREAM FILE", item.id, escape)
+        else:
+            reply = await self._call.command("SAY DIGITS", item.number, escape)
+        code = reply.number
+        return chr(code) if code and code > 0 else ""
+
+    async def _rest(self, first: str, max_digits: int, inter_key_s: float) -> Keyed:
+        """The rest of an entry whose first key interrupted a prompt."""
+        if first == "#":
+            return Keyed("", terminated=True)
+        if max_digits == 1:
+            return Keyed(first)
+        return await self._read(first, "", max_digits - 1, inter_key_s, inter_key_s)
+
+    async def _read(
+        self, first: str, prompt: str, n: int, response_s: float, digit_s: float
+    ) -> Keyed:
+        """One Read() for up to n keys, then its value and status, judged together."""
+        if "," in prompt or "|" in prompt:
+            raise ValueError("prompt id must not contain ',' or '|'")
+        await self._set_timeout("response", response_s)
+        await self._set_timeout("digit", digit_s)
+        await self._call.command("EXEC", "Read", f"{KEYS_VARIABLE},{prompt},{n}")
+        value = (await self._call.command("GET VARIABLE", KEYS_VARIABLE)).data or ""
+        status = (await self._call.command("GET VARIABLE", "READSTATUS")).data or ""
+        digits = first + value
+        if status == "TIMEOUT":
+            return Keyed(digits, timed_out=True)
+        if status == "OK":
+            return Keyed(digits, terminated=len(value) < n)
+        if status == "HANGUP":
+            raise HangupError("Read() saw the hang-up")
+        raise AGIError(f"Read() ended with status {status or 'unset'}")
+
+    async def _set_timeout(self, which: str, seconds: float) -> None:
+        value = _seconds(seconds)
+        if self._timeouts.get(which) == value:
+            return
+        await self._call.command("SET VARIABLE", f"TIMEOUT({which})", value)
+        self._timeouts[which] = value
