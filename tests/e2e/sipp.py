@@ -1,0 +1,385 @@
+"""One SIPp UAC call per ``run_call``: a generated scenario, keys from a generated pcap.
+
+Why a scenario per call: caller, P-Asserted-Identity and key schedule differ per call,
+and concurrent calls must not share files or ports. SIPp runs in the foreground
+(``-bg`` returns 99 at once and loses the result) with ``-m 1``; its exit code is 0
+when the call went through the whole scenario.
+
+The scenario waits for the service's BYE right after the keys start playing, with no
+``<pause>`` in between (a pause makes SIPp abort on a BYE that arrives during it). A
+caller hang-up is the ``ontimeout`` branch of that same ``recv``, so a service BYE that
+comes first is still answered and reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from tests.e2e.rtp_pcap import KeyPress, write_keys_pcap
+
+SIPP_BIN = os.environ.get("SIPP_BIN") or shutil.which("sipp") or "/usr/bin/sipp"
+LOCAL_IP = "127.0.0.1"
+#: Extra seconds the Python side waits beyond SIPp's own ``-timeout`` before killing it.
+KILL_GRACE_S = 5.0
+_SERVICE_BYE_MARK = "SERVICE_BYE_RECEIVED"
+_CALLER_BYE_MARK = "CALLER_BYE_SENT"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallSpec:
+    """One call from the caller's side.
+
+    ``schedule`` times count from the moment SIPp starts playing the keys (right after
+    its ACK of the 200). With ``hangup_after_s`` the caller sends BYE that long after the
+    play starts unless the service hung up first; without it the call waits up to
+    ``timeout_s`` for the service's BYE. ``expect_service_bye`` is what ``ok`` requires.
+    """
+
+    did: str
+    caller_from: str
+    pai: str | None = None
+    privacy: str | None = None
+    from_host: str = LOCAL_IP
+    schedule: Sequence[KeyPress] = ()
+    hangup_after_s: float | None = None
+    expect_service_bye: bool = True
+    timeout_s: float = 30.0
+    answer_timeout_s: float = 10.0
+    payload_type: int = 101
+
+    def __post_init__(self) -> None:
+        if self.hangup_after_s is None and not self.expect_service_bye:
+            raise ValueError("nothing would end the call: set hangup_after_s")
+        if self.hangup_after_s is not None and self.hangup_after_s >= self.timeout_s:
+            raise ValueError("hangup_after_s must be below timeout_s")
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What SIPp reported for one call."""
+
+    spec: CallSpec
+    exit_code: int | None  # None: killed after the hard timeout
+    service_bye: bool
+    caller_bye: bool
+    elapsed_s: float
+    command: list[str]
+    stderr: str = ""
+    errors: str = ""
+    messages: str = ""
+    killed: bool = False
+    workdir: Path = field(default_factory=Path)
+
+    @property
+    def ok(self) -> bool:
+        """SIPp completed the scenario and the call ended by the expected side."""
+        return (
+            self.exit_code == 0
+            and not self.killed
+            and self.service_bye == self.spec.expect_service_bye
+        )
+
+    def describe(self) -> str:
+        """A short text for assertion messages."""
+        return (
+            f"exit={self.exit_code} killed={self.killed} service_bye={self.service_bye} "
+            f"caller_bye={self.caller_bye} elapsed={self.elapsed_s:.2f}s\n"
+            f"cmd: {' '.join(self.command)}\nstderr: {self.stderr[-1500:]}\n"
+            f"errors: {self.errors[-3000:]}\nmessages(tail): {self.messages[-3000:]}"
+        )
+
+
+# --- ports -----------------------------------------------------------------------------
+
+_reserved: set[int] = set()
+_reserved_lock = threading.Lock()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((LOCAL_IP, port))
+        except OSError:
+            return False
+    return True
+
+
+def reserve_ports(count: int = 1, *, even: bool = False) -> list[int]:
+    """``count`` consecutive free UDP ports, kept from other calls of this process.
+
+    Media needs a block: SIPp binds ``-mp`` P (audio) and P+2 (video); the far end sends
+    RTCP to P+1, so P..P+3 must not be another call's SIP port.
+    """
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((LOCAL_IP, 0))
+            base = s.getsockname()[1]
+        if even:
+            base &= ~1
+        block = list(range(base, base + count))
+        if block[-1] > 65535:
+            continue
+        with _reserved_lock:
+            if any(p in _reserved for p in block):
+                continue
+            if not all(_bindable(p) for p in block):
+                continue
+            _reserved.update(block)
+        return block
+    raise RuntimeError("no free UDP port block found")
+
+
+def release_ports(ports: Sequence[int]) -> None:
+    """Give ports back once the SIPp that used them has exited."""
+    with _reserved_lock:
+        _reserved.difference_update(ports)
+
+
+# --- scenario --------------------------------------------------------------------------
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[\n" + text.replace("]]>", "]]]]><![CDATA[>") + "\n]]>"
+
+
+def uac_scenario(spec: CallSpec, sip_host: str, sip_port: int, pcap_path: Path) -> str:
+    """The SIPp XML for ``spec``."""
+    did = spec.did
+    headers = [
+        f'From: "{spec.caller_from}" <sip:{spec.caller_from}@{spec.from_host}>'
+        ";tag=[pid]SIPpTag00[call_number]"
+    ]
+    if spec.pai:
+        headers.append(f"P-Asserted-Identity: <sip:{spec.pai}@{LOCAL_IP}>")
+    if spec.privacy:
+        headers.append(f"Privacy: {spec.privacy}")
+    extra = "\n".join(headers)
+    pt = spec.payload_type
+    invite = f"""INVITE sip:{did}@{sip_host}:{sip_port} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+{extra}
+To: <sip:{did}@{sip_host}:{sip_port}>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{spec.caller_from}@[local_ip]:[local_port]>
+Max-Forwards: 70
+User-Agent: ivr-e2e-sipp
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 {pt}
+a=rtpmap:0 PCMU/8000
+a=rtpmap:{pt} telephone-event/8000
+a=fmtp:{pt} 0-16
+a=ptime:20
+a=sendrecv
+"""
+    ack = """ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+"""
+    ok_bye = """SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:caller@[local_ip]:[local_port]>
+Content-Length: 0
+"""
+    bye = """BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+"""
+    answer_ms = int(spec.answer_timeout_s * 1000)
+    if spec.hangup_after_s is not None:
+        wait = (
+            f'<recv request="BYE" timeout="{int(spec.hangup_after_s * 1000)}" '
+            'ontimeout="caller_hangup"/>'
+        )
+    else:
+        wait = f'<recv request="BYE" timeout="{int(spec.timeout_s * 1000)}"/>'
+    play = quoteattr(str(pcap_path))
+    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="{escape(did)} keys">
+  <send retrans="500">{_cdata(invite)}</send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true" timeout="{answer_ms}"/>
+  <send>{_cdata(ack)}</send>
+  <nop><action><exec play_pcap_audio={play}/></action></nop>
+  {wait}
+  <send>{_cdata(ok_bye)}</send>
+  <nop next="done"><action><log message="{_SERVICE_BYE_MARK}"/></action></nop>
+  <label id="caller_hangup"/>
+  <send retrans="500">{_cdata(bye)}</send>
+  <recv response="200" timeout="5000"/>
+  <nop><action><log message="{_CALLER_BYE_MARK}"/></action></nop>
+  <label id="done"/>
+</scenario>
+"""
+
+
+def sipp_command(
+    scenario: Path,
+    sip_host: str,
+    sip_port: int,
+    *,
+    local_port: int,
+    media_port: int,
+    control_port: int,
+    timeout_s: float,
+    workdir: Path,
+) -> list[str]:
+    """The SIPp command line for one call (foreground, one call, no stdin)."""
+    options: list[tuple[str, object]] = [
+        ("-sf", scenario),
+        ("-m", 1),
+        ("-l", 1),
+        ("-i", LOCAL_IP),
+        ("-p", local_port),
+        ("-mi", LOCAL_IP),
+        ("-mp", media_port),
+        ("-ci", LOCAL_IP),
+        ("-cp", control_port),
+        ("-timeout", f"{max(1, round(timeout_s))}s"),
+        ("-error_file", workdir / "errors.log"),
+        ("-message_file", workdir / "messages.log"),
+        ("-log_file", workdir / "actions.log"),
+    ]
+    flags = ["-nostdin", "-aa", "-timeout_error", "-trace_err", "-trace_msg", "-trace_logs"]
+    return [
+        SIPP_BIN,
+        f"{sip_host}:{sip_port}",
+        *(str(x) for pair in options for x in pair),
+        *flags,
+    ]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+_CALL_SEQ = 0
+_CALL_SEQ_LOCK = threading.Lock()
+
+
+def _next_call_dir(workdir: Path) -> Path:
+    global _CALL_SEQ
+    with _CALL_SEQ_LOCK:
+        _CALL_SEQ += 1
+        n = _CALL_SEQ
+    d = workdir / f"call-{os.getpid()}-{n:05d}"
+    d.mkdir(parents=True, exist_ok=False)
+    return d
+
+
+async def run_call(
+    spec: CallSpec, sip_host: str, sip_port: int, workdir: str | Path
+) -> CallOutcome:
+    """Place one call with SIPp and report how it ended.
+
+    Safe to run many at once (``asyncio.gather``): each call gets its own directory,
+    SIP port, media port block and control port. SIPp is killed by its pid if it
+    outlives ``spec.timeout_s`` plus a grace period.
+    """
+    call_dir = _next_call_dir(Path(workdir))
+    pcap = call_dir / "keys.pcap"
+    write_keys_pcap(pcap, spec.schedule, payload_type=spec.payload_type)
+    scenario = call_dir / "uac.xml"
+    scenario.write_text(uac_scenario(spec, sip_host, sip_port, pcap))
+
+    ports = reserve_ports(1) + reserve_ports(4, even=True) + reserve_ports(1)
+    local_port, media_port, control_port = ports[0], ports[1], ports[5]
+    cmd = sipp_command(
+        scenario,
+        sip_host,
+        sip_port,
+        local_port=local_port,
+        media_port=media_port,
+        control_port=control_port,
+        timeout_s=spec.timeout_s,
+        workdir=call_dir,
+    )
+    started = time.monotonic()
+    killed = False
+    stderr = b""
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            cwd=call_dir,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, stderr = await asyncio.wait_for(proc.communicate(), spec.timeout_s + KILL_GRACE_S)
+        except TimeoutError:
+            killed = True
+    finally:
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, 9)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5)
+        release_ports(ports)
+    elapsed = time.monotonic() - started
+    actions = _read(call_dir / "actions.log")
+    messages = _read(call_dir / "messages.log")
+    return CallOutcome(
+        spec=spec,
+        exit_code=None if killed else (proc.returncode if proc else None),
+        service_bye=_SERVICE_BYE_MARK in actions or _received_bye(messages),
+        caller_bye=_CALLER_BYE_MARK in actions,
+        elapsed_s=elapsed,
+        command=cmd,
+        stderr=stderr.decode(errors="replace") if stderr else "",
+        errors=_read(call_dir / "errors.log"),
+        messages=messages,
+        killed=killed,
+        workdir=call_dir,
+    )
+
+
+_RECEIVED_BYE = re.compile(r"message received \[\d+\] bytes :\s*\n\s*BYE ", re.IGNORECASE)
+
+
+def _received_bye(messages: str) -> bool:
+    """A BYE request in SIPp's message trace (also when the scenario aborted on it)."""
+    return bool(_RECEIVED_BYE.search(messages))
