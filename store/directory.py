@@ -1,0 +1,81 @@
+"""The subscriber directory: the few named look-ups the call flow and operators need."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.db import make_engine
+from store.migrations import migrate
+from store.models import SubscriberRow
+from store.types import Subscriber
+
+__all__ = ["AsyncDirectory", "Directory", "migrate"]
+
+
+class Directory:
+    """Synchronous look-ups, each in its own short session (no session outlives a call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Directory:
+        return cls(make_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _one(self, session: Session, number: str) -> SubscriberRow | None:
+        return session.get(SubscriberRow, number)
+
+    def lookup(self, number: str) -> Subscriber | None:
+        """The entry of number, active or not, or None."""
+        with self._sessions() as session:
+            row = self._one(session, number)
+            return None if row is None else row.to_subscriber()
+
+    def find_in_contract(self, contract_number: str, number: str) -> Subscriber | None:
+        """The active entry of number when it belongs to contract_number, else None."""
+        with self._sessions() as session:
+            row = self._one(session, number)
+            if row is None or row.contract_number != contract_number or not row.active:
+                return None
+            return row.to_subscriber()
+
+    def numbers_of(self, contract_number: str) -> list[Subscriber]:
+        """Every entry of the contract, active or not, in number order."""
+        stmt = (
+            select(SubscriberRow)
+            .where(SubscriberRow.contract_number == contract_number)
+            .order_by(SubscriberRow.number)
+        )
+        with self._sessions() as session:
+            return [row.to_subscriber() for row in session.scalars(stmt)]
+
+    def all(self) -> list[Subscriber]:
+        """The whole directory, by contract then number (operators' listing)."""
+        stmt = select(SubscriberRow).order_by(
+            SubscriberRow.contract_number, SubscriberRow.number
+        )
+        with self._sessions() as session:
+            return [row.to_subscriber() for row in session.scalars(stmt)]
+
+
+class AsyncDirectory:
+    """ivr.ports.Directory: the same look-ups in a worker thread, off the event loop."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    async def lookup(self, number: str) -> Subscriber | None:
+        return await asyncio.to_thread(self.directory.lookup, number)
+
+    async def find_in_contract(self, contract_number: str, number: str) -> Subscriber | None:
+        return await asyncio.to_thread(self.directory.find_in_contract, contract_number, number)
+
+    async def numbers_of(self, contract_number: str) -> list[Subscriber]:
+        return await asyncio.to_thread(self.directory.numbers_of, contract_number)

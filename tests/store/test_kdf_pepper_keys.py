@@ -1,0 +1,88 @@
+"""The verifier, the pepper file and the key schema, without Redis."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from redis.crc import key_slot
+
+from store import keys
+from store.kdf import KdfParams, derive, matches, new_salt
+from store.pepper import PepperMissing, load, load_or_create
+from tests.store.conftest import FAST_KDF, PEPPER, PW, PW2
+
+
+def test_verifier_depends_on_password_salt_pepper_and_params() -> None:
+    salt = new_salt()
+    base = derive(PW, salt, PEPPER, FAST_KDF)
+    assert len(base) == 32 and PW.encode() not in base
+    assert matches(derive(PW, salt, PEPPER, FAST_KDF), base)
+    assert not matches(derive(PW2, salt, PEPPER, FAST_KDF), base)
+    assert not matches(derive(PW, new_salt(), PEPPER, FAST_KDF), base)
+    assert not matches(derive(PW, salt, bytes(32), FAST_KDF), base)
+    assert not matches(derive(PW, salt, PEPPER, KdfParams(n=2**11)), base)
+
+
+def test_kdf_params_round_trip_and_validation() -> None:
+    params = KdfParams(n=2**15, r=8, p=2)
+    assert KdfParams.from_json(params.to_json()) == params
+    for bad in ({"n": 1000}, {"r": 0}, {"dklen": 8}, {"alg": "md5"}):
+        with pytest.raises(ValueError):
+            KdfParams(**bad)  # type: ignore[arg-type]
+
+
+def test_load_or_create_makes_a_0600_random_pepper(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "pepper"
+    first = load_or_create(path)
+    assert len(first) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create(path) == first  # kept, not regenerated
+    assert load(path) == first
+    assert load_or_create(tmp_path / "other") != first
+    assert [p.name for p in path.parent.iterdir()] == ["pepper"]  # no temporary left
+
+
+def test_load_or_create_concurrently_agrees_on_one_pepper(tmp_path: Path) -> None:
+    path = tmp_path / "pepper"
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.append(load_or_create(path)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(results) == 8 and len(set(results)) == 1
+
+
+def test_load_without_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PepperMissing, match="does not exist.*IVR_PEPPER_FILE"):
+        load(tmp_path / "pepper")
+
+
+def test_load_refuses_world_readable_and_short(tmp_path: Path) -> None:
+    path = tmp_path / "pepper"
+    path.write_bytes(os.urandom(32))
+    path.chmod(0o644)
+    with pytest.raises(PepperMissing, match="world-readable"):
+        load(path)
+    path.chmod(0o600)
+    path.write_bytes(b"tiny")
+    with pytest.raises(PepperMissing, match="shorter"):
+        load(path)
+
+
+def test_keys_use_the_number_as_hash_tag() -> None:
+    number = "0664806001"
+    per_number = [keys.tpw(number), keys.tpw_verifier(number), keys.audit(number),
+                  keys.real_password(number), keys.real_password_verifier(number),
+                  keys.limit_calls(number), keys.limit_failures(number)]
+    assert all("{0664806001}" in key for key in per_number)
+    assert len({key_slot(k.encode()) for k in per_number}) == 1
+    assert key_slot(keys.tpw("0664806002").encode()) != key_slot(per_number[0].encode())
+    for bad in ("", "06{6}", "0664 806", "abc", "1" * 33, "０６６"):
+        with pytest.raises(ValueError):
+            keys.tpw(bad)
