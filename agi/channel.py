@@ -15,7 +15,8 @@ from agi.protocol import ESCAPE_ALL, Reply
 from ivr.ports import Digits, Keyed, PromptItem, Sound
 
 KEYS_VARIABLE = "IVRKEYS"
-FLUSH_WAIT_MS = 50
+# A key typed just after an entry ended (a 9th digit) comes a few hundred ms later: wait that long.
+FLUSH_WAIT_MS = 400
 FLUSH_MAX_ROUNDS = 20
 
 
@@ -69,7 +70,7 @@ class AgiChannel:
             await self._play(item, "")
 
     async def flush_keys(self) -> None:
-        """Each WAIT FOR DIGIT takes one queued key; stop at the first quiet 50 ms."""
+        """Each WAIT FOR DIGIT takes one queued key; stop at the first quiet FLUSH_WAIT_MS."""
         for _ in range(FLUSH_MAX_ROUNDS):
             reply = await self._call.command("WAIT FOR DIGIT", FLUSH_WAIT_MS)
             if not reply.number:

@@ -1,7 +1,8 @@
-"""Background processes of a stack, recorded by process id and recognised by a marker.
+"""Background processes of a stack, recorded by process id and start time.
 
-Each process started by `stack up` carries IVR_STACK_ID=<state dir> in its environment, so
-`stack down` stops exactly the processes it recorded, even after process ids were reused.
+The pid file holds "<pid> <start time in clock ticks>", so `stack down` stops exactly the
+process it started, never another that reused the pid. (An environment marker would not do:
+redis-server's process title overwrites its environment block.)
 """
 
 from __future__ import annotations
@@ -31,16 +32,16 @@ def start(name: str, argv: list[str], *, run_dir: Path, log: Path, stack_id: str
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 env=child_env, start_new_session=True)
-    pid_file(run_dir, name).write_text(f"{proc.pid}\n")
+    pid_file(run_dir, name).write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
     return proc.pid
 
 
-def _environ_has_marker(pid: int, stack_id: str) -> bool:
+def _start_time(pid: int) -> str | None:
     try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return f"{MARKER}={stack_id}".encode() in environ.split(b"\0")
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22: starttime
 
 
 def _is_zombie(pid: int) -> bool:
@@ -54,10 +55,11 @@ def _is_zombie(pid: int) -> bool:
 def running_pid(name: str, *, run_dir: Path, stack_id: str) -> int | None:
     """The recorded pid when that process is alive and ours, else None."""
     try:
-        pid = int(pid_file(run_dir, name).read_text().strip())
+        pid_text, started = pid_file(run_dir, name).read_text().split()
+        pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    if _is_zombie(pid) or not _environ_has_marker(pid, stack_id):
+    if _is_zombie(pid) or _start_time(pid) != started:
         return None
     return pid
 

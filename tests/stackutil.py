@@ -67,7 +67,7 @@ class Stack:
 
     def pids(self) -> dict[str, int]:
         run = self.state_dir / "run"
-        return {p.stem: int(p.read_text()) for p in run.glob("*.pid")} if run.exists() else {}
+        return {p.stem: int(p.read_text().split()[0]) for p in run.glob("*.pid")} if run.exists() else {}
 
     def up(self) -> None:
         self.ivrctl("stack", "up")

@@ -1,0 +1,69 @@
+"""The FastAGI server process: wires the call flow to Asterisk, Redis and the directory."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from agi.server import AgiCall, AgiServer, Registry
+from ivr.calllog import configure_logging, log_call_end
+from ivr.flow import run_call
+from ivr.outcomes import CallInfo
+from ivr.settings import Settings
+from store.credentials import CredentialStore
+from store.directory import AsyncDirectory, Directory
+from store.limits import CallLimiter
+from store.pepper import load
+from store.redisconn import connect
+
+SCRIPT = "tmp-password"
+# The server's own backstop sits above the flow's maximum call duration.
+BACKSTOP_MARGIN_S = 60.0
+
+
+def tmp_password_handler(settings: Settings, store: CredentialStore, limiter: CallLimiter,
+                         directory: AsyncDirectory):
+    async def handle(call: AgiCall) -> None:
+        info = CallInfo(call_id=call.env.uniqueid or "", caller_raw=call.env.callerid,
+                        did=call.env.extension or "")
+        result = await run_call(info, call.channel, directory, store, limiter, settings.timing)
+        log_call_end(info, result, result.duration_ms)
+
+    return handle
+
+
+async def serve(settings: Settings) -> None:
+    sink = configure_logging(settings.calls_log)
+    redis = connect(settings.redis_url)
+    directory = Directory.from_url(settings.database_url)
+    registry = Registry()
+    registry.register(SCRIPT, tmp_password_handler(
+        settings, CredentialStore(redis, load(settings.pepper_file)),
+        CallLimiter(redis, settings.limits), AsyncDirectory(directory)))
+    server = AgiServer(registry, settings.agi_host, settings.agi_port,
+                       command_timeout_s=settings.timing.command_s,
+                       max_call_s=settings.timing.max_call_s + BACKSTOP_MARGIN_S)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+        await stop.wait()
+    finally:
+        await server.close()
+        await redis.aclose()
+        directory.close()
+        structlog.get_logger().info("agi.stopped")
+        sink.close()
+
+
+def main() -> int:
+    asyncio.run(serve(Settings.from_env()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
