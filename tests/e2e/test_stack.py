@@ -55,3 +55,24 @@ def test_up_refuses_a_busy_port(tmp_path):
     finally:
         a.down()
         b.down()
+
+
+def test_apology_and_hang_up_when_the_agi_server_is_down(tmp_path):
+    import asyncio
+
+    from ivr import procs
+    from tests.e2e.sipp import CallSpec, run_call
+
+    s = Stack.new(tmp_path / "s")
+    try:
+        s.up()
+        assert procs.stop("agi", run_dir=s.state_dir / "run", stack_id=str(s.state_dir))
+        spec = CallSpec(did="0664806430", caller_from="0312345678", timeout_s=20)
+        result = asyncio.run(run_call(spec, "127.0.0.1", s.sip_port, tmp_path / "sipp"))
+        assert result.ok, result.describe()  # answered, then the service sent BYE
+        assert result.elapsed_s < 10, result.elapsed_s
+        assert result.elapsed_s > 5  # the apology (tpw/sorry, ~7 s) was played, not dead air
+        messages = (s.state_dir / "asterisk" / "log" / "messages.log").read_text()
+        assert "does not exist" not in messages
+    finally:
+        s.down()
