@@ -22,16 +22,29 @@ def pid_file(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
 
 
-def start(name: str, argv: list[str], *, run_dir: Path, log: Path, stack_id: str,
-          env: dict[str, str] | None = None) -> int:
+def start(
+    name: str,
+    argv: list[str],
+    *,
+    run_dir: Path,
+    log: Path,
+    stack_id: str,
+    env: dict[str, str] | None = None,
+) -> int:
     """Start argv detached (own session), output to log; record and return its pid."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     child_env = dict(os.environ if env is None else env)
     child_env[MARKER] = stack_id
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                env=child_env, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=child_env,
+            start_new_session=True,
+        )
     pid_file(run_dir, name).write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
     return proc.pid
 

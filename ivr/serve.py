@@ -23,11 +23,15 @@ SCRIPT = "tmp-password"
 BACKSTOP_MARGIN_S = 60.0
 
 
-def tmp_password_handler(settings: Settings, store: CredentialStore, limiter: CallLimiter,
-                         directory: AsyncDirectory):
+def tmp_password_handler(
+    settings: Settings, store: CredentialStore, limiter: CallLimiter, directory: AsyncDirectory
+):
     async def handle(call: AgiCall) -> None:
-        info = CallInfo(call_id=call.env.uniqueid or "", caller_raw=call.env.callerid,
-                        did=call.env.extension or "")
+        info = CallInfo(
+            call_id=call.env.uniqueid or "",
+            caller_raw=call.env.callerid,
+            did=call.env.extension or "",
+        )
         result = await run_call(info, call.channel, directory, store, limiter, settings.timing)
         log_call_end(info, result, result.duration_ms)
 
@@ -39,12 +43,22 @@ async def serve(settings: Settings) -> None:
     redis = connect(settings.redis_url)
     directory = Directory.from_url(settings.database_url)
     registry = Registry()
-    registry.register(SCRIPT, tmp_password_handler(
-        settings, CredentialStore(redis, load(settings.pepper_file)),
-        CallLimiter(redis, settings.limits), AsyncDirectory(directory)))
-    server = AgiServer(registry, settings.agi_host, settings.agi_port,
-                       command_timeout_s=settings.timing.command_s,
-                       max_call_s=settings.timing.max_call_s + BACKSTOP_MARGIN_S)
+    registry.register(
+        SCRIPT,
+        tmp_password_handler(
+            settings,
+            CredentialStore(redis, load(settings.pepper_file)),
+            CallLimiter(redis, settings.limits),
+            AsyncDirectory(directory),
+        ),
+    )
+    server = AgiServer(
+        registry,
+        settings.agi_host,
+        settings.agi_port,
+        command_timeout_s=settings.timing.command_s,
+        max_call_s=settings.timing.max_call_s + BACKSTOP_MARGIN_S,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

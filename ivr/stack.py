@@ -79,8 +79,10 @@ def prepare(layout: Layout) -> None:
         (layout.asterisk_dir / sub).mkdir(parents=True, exist_ok=True)
     s.log_dir.mkdir(parents=True, exist_ok=True)
     load_or_create(s.pepper_file)
-    dialplan.render(layout.asterisk_dir / "etc",
-                    dialplan.values(s, moddir=_moddir(layout.root), ami_secret=_ami_secret(layout)))
+    dialplan.render(
+        layout.asterisk_dir / "etc",
+        dialplan.values(s, moddir=_moddir(layout.root), ami_secret=_ami_secret(layout)),
+    )
     migrate(s.database_url)
 
 
@@ -91,9 +93,20 @@ def _asterisk_argv(layout: Layout) -> list[str]:
         'mount -t proc proc "$2/proc"; '
         f'exec chroot "$2" /usr/sbin/asterisk -C {ASTERISK_CONF} -f -n -q'
     )
-    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
-            str(layout.settings.state_dir), str(layout.root),
-            str(sounds.sounds_dir(layout.settings.cache_dir))]
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        str(layout.settings.state_dir),
+        str(layout.root),
+        str(sounds.sounds_dir(layout.settings.cache_dir)),
+    ]
 
 
 def _redis_argv(layout: Layout) -> list[str]:
@@ -101,9 +114,27 @@ def _redis_argv(layout: Layout) -> list[str]:
     data = s.state_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return [server, "--port", str(s.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
-            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-            "--daemonize", "no", "--protected-mode", "yes", "--logfile", ""]
+    return [
+        server,
+        "--port",
+        str(s.redis_port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
+        "--logfile",
+        "",
+    ]
 
 
 def _ready(layout: Layout, name: str) -> bool:
@@ -120,8 +151,10 @@ def _check_free(layout: Layout, name: str) -> None:
     busy = {
         "redis": lambda: not probes.tcp_port_free("127.0.0.1", s.redis_port),
         "agi": lambda: not probes.tcp_port_free(s.agi_host, s.agi_port),
-        "asterisk": lambda: not probes.udp_port_free(s.sip_host, s.sip_port)
-        or not probes.tcp_port_free("127.0.0.1", s.ami_port),
+        "asterisk": lambda: (
+            not probes.udp_port_free(s.sip_host, s.sip_port)
+            or not probes.tcp_port_free("127.0.0.1", s.ami_port)
+        ),
     }[name]
     if busy():
         raise StackError(f"{name}: its port is already in use (see `ivrctl stack status`)")
@@ -135,23 +168,37 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     """Start what is not running; returns status lines. Raises StackError (after cleanup)."""
     layout = Layout(settings)
     prepare(layout)
-    argv = {"redis": _redis_argv, "agi": lambda _l: [sys.executable, "-m", "ivr.serve"],
-            "asterisk": _asterisk_argv}
+    argv = {
+        "redis": _redis_argv,
+        "agi": lambda _l: [sys.executable, "-m", "ivr.serve"],
+        "asterisk": _asterisk_argv,
+    }
     try:
         for name in _wanted(layout):
             if procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id):
                 continue
             _check_free(layout, name)
-            procs.start(name, argv[name](layout), run_dir=layout.run_dir, log=layout.log(name),
-                        stack_id=layout.stack_id)
+            procs.start(
+                name,
+                argv[name](layout),
+                run_dir=layout.run_dir,
+                log=layout.log(name),
+                stack_id=layout.stack_id,
+            )
             ok = procs.wait_for(
-                lambda n=name: _ready(layout, n)
-                or procs.running_pid(n, run_dir=layout.run_dir, stack_id=layout.stack_id) is None,
-                timeout_s)
+                lambda n=name: (
+                    _ready(layout, n)
+                    or procs.running_pid(n, run_dir=layout.run_dir, stack_id=layout.stack_id)
+                    is None
+                ),
+                timeout_s,
+            )
             alive = procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id)
             if not ok or alive is None:
-                raise StackError(f"{name} did not become ready; see {layout.log(name)}:\n"
-                                 + _tail(layout.log(name)))
+                raise StackError(
+                    f"{name} did not become ready; see {layout.log(name)}:\n"
+                    + _tail(layout.log(name))
+                )
     except BaseException:
         down(settings)
         raise

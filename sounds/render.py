@@ -25,8 +25,21 @@ VOICE = "/usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoi
 JTALK_ARGS = ["-r", "1.05"]
 STAMP = ".complete"
 # Open JTalk leaves ~0.4 s of silence at both ends: trim it, so digits read back briskly.
-TRIM = ["silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse",
-        "pad", "0", "0.08"]
+TRIM = [
+    "silence",
+    "1",
+    "0.02",
+    "0.5%",
+    "reverse",
+    "silence",
+    "1",
+    "0.02",
+    "0.5%",
+    "reverse",
+    "pad",
+    "0",
+    "0.08",
+]
 
 
 def catalog_digest() -> str:
@@ -48,15 +61,43 @@ def _render_one(root: Path, work: Path, prompt_id: str, text: str, out_dir: Path
     (work / f"{name}.txt").write_text(speech_text(text) + "\n", encoding="utf-8")
     inside = Path("/") / work.relative_to(root)
     subprocess.run(
-        ["chroot", str(root), "open_jtalk", "-x", DICT, "-m", VOICE, *JTALK_ARGS,
-         "-ow", f"{inside}/{name}.raw.wav", f"{inside}/{name}.txt"],
-        check=True, capture_output=True, timeout=120,
+        [
+            "chroot",
+            str(root),
+            "open_jtalk",
+            "-x",
+            DICT,
+            "-m",
+            VOICE,
+            *JTALK_ARGS,
+            "-ow",
+            f"{inside}/{name}.raw.wav",
+            f"{inside}/{name}.txt",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     subprocess.run(
-        ["chroot", str(root), "sox", f"{inside}/{name}.raw.wav",
-         "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", f"{inside}/{name}.wav",
-         *TRIM],
-        check=True, capture_output=True, timeout=120,
+        [
+            "chroot",
+            str(root),
+            "sox",
+            f"{inside}/{name}.raw.wav",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            f"{inside}/{name}.wav",
+            *TRIM,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     target = out_dir / f"{prompt_id}.wav"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -77,8 +118,10 @@ def render(cache_dir: Path, *, force: bool = False) -> Path:
     with tempfile.TemporaryDirectory(dir=root / "tmp", prefix="ivr-render-") as tmp:
         work = Path(tmp)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            jobs = [pool.submit(_render_one, root, work, pid, text, staging)
-                    for pid, text in all_entries().items()]
+            jobs = [
+                pool.submit(_render_one, root, work, pid, text, staging)
+                for pid, text in all_entries().items()
+            ]
             for job in jobs:
                 job.result()
     (staging / STAMP).write_text(catalog_digest() + "\n")

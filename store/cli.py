@@ -101,8 +101,13 @@ def _directory() -> Directory:
 
 
 def _subscriber_json(sub: Subscriber) -> dict[str, Any]:
-    return {"number": sub.number, "contract_number": sub.contract_number,
-            "region": sub.region, "active": sub.active, "contract_line": sub.is_contract}
+    return {
+        "number": sub.number,
+        "contract_number": sub.contract_number,
+        "region": sub.region,
+        "active": sub.active,
+        "contract_line": sub.is_contract,
+    }
 
 
 def _subscriber_line(sub: Subscriber) -> str:

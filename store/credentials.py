@@ -123,9 +123,18 @@ class CredentialStore:
         verifier = await derive_async(password, salt, self._pepper, self.kdf)
         now = self._now_ms()
         args = [
-            str(now), str(now + self._validity_ms), number, contract_number, unit.value,
-            set_by, call_id, secrets.token_hex(16), salt.hex(), verifier.hex(),
-            self.kdf.to_json(), *self._tail,
+            str(now),
+            str(now + self._validity_ms),
+            number,
+            contract_number,
+            unit.value,
+            set_by,
+            call_id,
+            secrets.token_hex(16),
+            salt.hex(),
+            verifier.hex(),
+            self.kdf.to_json(),
+            *self._tail,
         ]
         with unavailable_on_error("set_temporary"):
             await self._set(keys=record_keys, args=args)
@@ -162,8 +171,13 @@ class CredentialStore:
                 finished = await self._finish(
                     keys=record_keys,
                     args=[
-                        str(self._now_ms()), number, actor, gen, "1" if match else "0",
-                        str(MAX_FAILURES), *self._tail,
+                        str(self._now_ms()),
+                        number,
+                        actor,
+                        gen,
+                        "1" if match else "0",
+                        str(MAX_FAILURES),
+                        *self._tail,
                     ],
                 )
             outcome = text(finished[0])

@@ -58,9 +58,7 @@ class Directory:
 
     def all(self) -> list[Subscriber]:
         """The whole directory, by contract then number (operators' listing)."""
-        stmt = select(SubscriberRow).order_by(
-            SubscriberRow.contract_number, SubscriberRow.number
-        )
+        stmt = select(SubscriberRow).order_by(SubscriberRow.contract_number, SubscriberRow.number)
         with self._sessions() as session:
             return [row.to_subscriber() for row in session.scalars(stmt)]
 

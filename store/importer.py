@@ -112,9 +112,11 @@ def parse(text: str) -> tuple[list[str], list[dict[str, Any]]]:
             if seen is None:
                 rows[row["number"]] = (line, row)
             elif seen[1] != row:
-                errors.append(LineError(
-                    line, f"number {row['number']} already on line {seen[0]} with other data"
-                ))
+                errors.append(
+                    LineError(
+                        line, f"number {row['number']} already on line {seen[0]} with other data"
+                    )
+                )
     except csv.Error as exc:
         errors.append(LineError(reader.line_num, f"not valid CSV: {exc}"))
     if errors:
@@ -139,7 +141,7 @@ def import_rows(engine: Engine, names: list[str], rows: list[dict[str, Any]]) ->
     stmt = _upsert(engine, names)
     with engine.begin() as conn:
         for start in range(0, len(rows), _BATCH):
-            conn.execute(stmt, rows[start:start + _BATCH])
+            conn.execute(stmt, rows[start : start + _BATCH])
     return ImportResult(len(rows), len({row["contract_number"] for row in rows}))
 
 

@@ -44,8 +44,13 @@ class CallLimiter:
         with unavailable_on_error("admit"):
             admitted = await self._admit(
                 keys=[keys.limit_calls(caller), keys.limit_failures(caller)],
-                args=[now, window, str(lim.calls_per_hour), str(lim.failed_per_hour),
-                      self._member(now)],
+                args=[
+                    now,
+                    window,
+                    str(lim.calls_per_hour),
+                    str(lim.failed_per_hour),
+                    self._member(now),
+                ],
             )
         return int(admitted) == 1
 

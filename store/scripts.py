@@ -59,7 +59,9 @@ local function settle()
 end
 """
 
-SET = _PRELUDE + """
+SET = (
+    _PRELUDE
+    + """
 -- ARGV: now, expires, number, contract, unit, set_by, call_id, gen, salt, verifier, kdf
 local expires = tonumber(ARGV[2])
 local prev = settle()
@@ -76,8 +78,11 @@ audit('event', 'set', 'number', ARGV[3], 'outcome', 'set', 'call_id', ARGV[7],
   'expires', ARGV[2])
 return prev
 """
+)
 
-BEGIN = _PRELUDE + """
+BEGIN = (
+    _PRELUDE
+    + """
 -- ARGV: now, number, actor
 local state = settle()
 if state ~= 'valid' then
@@ -90,8 +95,11 @@ local r = redis.call('HMGET', KEYS[1], 'gen', 'kdf')
 local v = redis.call('HMGET', KEYS[2], 'salt', 'verifier')
 return {'check', r[1], r[2], v[1], v[2]}
 """
+)
 
-FINISH = _PRELUDE + """
+FINISH = (
+    _PRELUDE
+    + """
 -- ARGV: now, number, actor, gen, match (1/0), max_failures
 local r = redis.call('HMGET', KEYS[1], 'gen', 'state', 'expires')
 if r[1] ~= ARGV[4] or r[2] ~= 'valid' or now >= tonumber(r[3]) then
@@ -119,8 +127,11 @@ audit('event', 'verify', 'number', ARGV[2], 'outcome', 'wrong', 'actor', ARGV[3]
   'failures', tostring(failures))
 return {'wrong', failures}
 """
+)
 
-CONSUME = _PRELUDE + """
+CONSUME = (
+    _PRELUDE
+    + """
 -- ARGV: now, number, actor
 local state = settle()
 if state ~= 'valid' then
@@ -135,8 +146,11 @@ redis.call('PEXPIRE', KEYS[1], retain)
 audit('event', 'consume', 'number', ARGV[2], 'outcome', 'consumed', 'actor', ARGV[3])
 return state
 """
+)
 
-CLEAR = _PRELUDE + """
+CLEAR = (
+    _PRELUDE
+    + """
 -- ARGV: now, number, operator
 local state = settle()
 redis.call('DEL', KEYS[1], KEYS[2])
@@ -146,6 +160,7 @@ audit('event', 'clear', 'number', ARGV[2], 'outcome', outcome, 'actor', ARGV[3],
   'state', state)
 return state
 """
+)
 
 UNIT = """
 -- KEYS: contract. ARGV: unit, at (ms), number, call_id. A later write always wins.

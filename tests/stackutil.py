@@ -36,13 +36,15 @@ class Stack:
     @classmethod
     def new(cls, state_dir: Path, **extra: str) -> Stack:
         env = dict(os.environ)
-        env.update({
-            "IVR_STATE_DIR": str(state_dir),
-            "IVR_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "IVR_AGI_PORT": str(free_port()),
-            "IVR_AMI_PORT": str(free_port()),
-            "IVR_REDIS_PORT": str(free_port()),
-        })
+        env.update(
+            {
+                "IVR_STATE_DIR": str(state_dir),
+                "IVR_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
+                "IVR_AGI_PORT": str(free_port()),
+                "IVR_AMI_PORT": str(free_port()),
+                "IVR_REDIS_PORT": str(free_port()),
+            }
+        )
         env.pop("IVR_REDIS_URL", None)
         env.pop("IVR_DATABASE_URL", None)
         env.update(extra)
@@ -56,18 +58,31 @@ class Stack:
     def calls_log(self) -> Path:
         return self.state_dir / "logs" / "calls.jsonl"
 
-    def ivrctl(self, *args: str, check: bool = True, timeout: float = 120,
-               stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([*IVRCTL, *args], env=self.env, cwd=REPO, text=True,
-                              capture_output=True, timeout=timeout, input=stdin)
+    def ivrctl(
+        self, *args: str, check: bool = True, timeout: float = 120, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [*IVRCTL, *args],
+            env=self.env,
+            cwd=REPO,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            input=stdin,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"ivrctl {' '.join(args)} -> {proc.returncode}\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"ivrctl {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def pids(self) -> dict[str, int]:
         run = self.state_dir / "run"
-        return {p.stem: int(p.read_text().split()[0]) for p in run.glob("*.pid")} if run.exists() else {}
+        return (
+            {p.stem: int(p.read_text().split()[0]) for p in run.glob("*.pid")}
+            if run.exists()
+            else {}
+        )
 
     def up(self) -> None:
         self.ivrctl("stack", "up")

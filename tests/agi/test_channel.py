@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from agi.channel import AgiChannel
+from agi.channel import FLUSH_WAIT_MS, AgiChannel
 from agi.errors import AGIError, HangupError
 from agi.protocol import Reply, format_command
 from ivr.ports import CallerHangup, Channel, Digits, Keyed, Sound
@@ -203,14 +203,14 @@ async def test_play_has_no_barge_in() -> None:
 
 
 async def test_flush_drains_until_quiet() -> None:
-    wait = 'WAIT FOR DIGIT "50"'
+    wait = f'WAIT FOR DIGIT "{FLUSH_WAIT_MS}"'
     call = ScriptedCall([(wait, key("1")), (wait, key("2")), (wait, Reply(200, "0"))])
     await AgiChannel(call).flush_keys()
     call.done()
 
 
 async def test_flush_gives_up_after_twenty_rounds() -> None:
-    call = ScriptedCall([('WAIT FOR DIGIT "50"', key("1"))] * 20)
+    call = ScriptedCall([(f'WAIT FOR DIGIT "{FLUSH_WAIT_MS}"', key("1"))] * 20)
     await AgiChannel(call).flush_keys()
     call.done()
 

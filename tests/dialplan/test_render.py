@@ -13,17 +13,29 @@ from ivr.settings import Settings
 
 @pytest.fixture
 def rendered(tmp_path) -> Path:
-    settings = Settings.from_env({"IVR_STATE_DIR": str(tmp_path), "IVR_SIP_PORT": "5070",
-                                  "IVR_AGI_PORT": "4600", "IVR_AMI_PORT": "5100"})
+    settings = Settings.from_env(
+        {
+            "IVR_STATE_DIR": str(tmp_path),
+            "IVR_SIP_PORT": "5070",
+            "IVR_AGI_PORT": "4600",
+            "IVR_AMI_PORT": "5100",
+        }
+    )
     out = tmp_path / "etc"
-    render.render(out, render.values(settings, moddir="/usr/lib/x/asterisk/modules",
-                                     ami_secret="s3cret"))
+    render.render(
+        out, render.values(settings, moddir="/usr/lib/x/asterisk/modules", ami_secret="s3cret")
+    )
     return out
 
 
 def _items(path: Path, section: str) -> list[tuple[str, str]]:
     config = Config(str(path))
-    return [(i.name.strip(), i.value.strip()) for c in config.categories if c.name == section for i in c.items]
+    return [
+        (i.name.strip(), i.value.strip())
+        for c in config.categories
+        if c.name == section
+        for i in c.items
+    ]
 
 
 def test_both_dids_go_to_the_agi_server(rendered):

@@ -57,9 +57,20 @@ class Case:
     timeout_s: float = 60.0
 
 
-PW = {"a": "58291746", "b": "61830492", "c": "90417263", "d": "83620514", "e": "47096138",
-      "f": "64829305", "g": "52718093", "rep": "11223344", "bad": "11223355", "ninth": "77553311",
-      "h": "80459162", "i": "69372840"}
+PW = {
+    "a": "58291746",
+    "b": "61830492",
+    "c": "90417263",
+    "d": "83620514",
+    "e": "47096138",
+    "f": "64829305",
+    "g": "52718093",
+    "rep": "11223344",
+    "bad": "11223355",
+    "ninth": "77553311",
+    "h": "80459162",
+    "i": "69372840",
+}
 
 
 def full(menu: str, pw: str, target: str | None = None) -> list[KeyPress]:
@@ -71,51 +82,144 @@ def full(menu: str, pw: str, target: str | None = None) -> list[KeyPress]:
 
 
 CASES = [
-    Case("unit1_contract", "0310000001", full("1", PW["a"]), unit="line",
-         target="0310000001", password=PW["a"]),
-    Case("unit1_additional_east", "0320000002", full("1", PW["b"]), did=EAST, unit="line",
-         target="0320000001", password=PW["b"]),
-    Case("unit2_same_contract", "0330000001", full("2", PW["c"], "0330000003"),
-         unit="number", target="0330000003", password=PW["c"]),
-    Case("unit2_foreign_then_correct", "0340000002",
-         keys((1.0, "2"), (1.0, "0310000002#"), (1.5, "0340000001#"), (1.5, PW["d"]),
-              (1.5, PW["d"])), unit="number", target="0340000001", password=PW["d"]),
-    Case("unit3_contract", "0350000001", full("3", PW["e"], "0350000002"), unit="admin_user",
-         target="0350000002", password=PW["e"]),
-    Case("unit3_additional", "0360000002", full("3", PW["f"]), unit="admin_user",
-         target="0360000002", password=PW["f"]),
-    Case("menu_three_wrong", "0370000001", keys((1.0, "4"), (1.0, "0"), (1.0, "*")),
-         outcome="failed_strikes", step="menu", strikes=3),
-    Case("three_bad_passwords", "0380000001",
-         keys((1.0, "1"), (1.0, "1234#"), (1.5, "12*45678"), (1.5, "12345")),
-         outcome="failed_strikes", step="password", strikes=3, unit="line",
-         target="0380000001"),
-    Case("mismatch_then_success", "0390000001",
-         keys((1.0, "1"), (1.5, PW["rep"]), (1.5, PW["bad"]), (1.5, PW["rep"]),
-              (1.5, PW["rep"])), unit="line", target="0390000001", password=PW["rep"]),
-    Case("no_keys", "0410000001", outcome="failed_strikes", step="menu", strikes=3,
-         timeout_s=140),
+    Case(
+        "unit1_contract",
+        "0310000001",
+        full("1", PW["a"]),
+        unit="line",
+        target="0310000001",
+        password=PW["a"],
+    ),
+    Case(
+        "unit1_additional_east",
+        "0320000002",
+        full("1", PW["b"]),
+        did=EAST,
+        unit="line",
+        target="0320000001",
+        password=PW["b"],
+    ),
+    Case(
+        "unit2_same_contract",
+        "0330000001",
+        full("2", PW["c"], "0330000003"),
+        unit="number",
+        target="0330000003",
+        password=PW["c"],
+    ),
+    Case(
+        "unit2_foreign_then_correct",
+        "0340000002",
+        keys(
+            (1.0, "2"), (1.0, "0310000002#"), (1.5, "0340000001#"), (1.5, PW["d"]), (1.5, PW["d"])
+        ),
+        unit="number",
+        target="0340000001",
+        password=PW["d"],
+    ),
+    Case(
+        "unit3_contract",
+        "0350000001",
+        full("3", PW["e"], "0350000002"),
+        unit="admin_user",
+        target="0350000002",
+        password=PW["e"],
+    ),
+    Case(
+        "unit3_additional",
+        "0360000002",
+        full("3", PW["f"]),
+        unit="admin_user",
+        target="0360000002",
+        password=PW["f"],
+    ),
+    Case(
+        "menu_three_wrong",
+        "0370000001",
+        keys((1.0, "4"), (1.0, "0"), (1.0, "*")),
+        outcome="failed_strikes",
+        step="menu",
+        strikes=3,
+    ),
+    Case(
+        "three_bad_passwords",
+        "0380000001",
+        keys((1.0, "1"), (1.0, "1234#"), (1.5, "12*45678"), (1.5, "12345")),
+        outcome="failed_strikes",
+        step="password",
+        strikes=3,
+        unit="line",
+        target="0380000001",
+    ),
+    Case(
+        "mismatch_then_success",
+        "0390000001",
+        keys((1.0, "1"), (1.5, PW["rep"]), (1.5, PW["bad"]), (1.5, PW["rep"]), (1.5, PW["rep"])),
+        unit="line",
+        target="0390000001",
+        password=PW["rep"],
+    ),
+    Case("no_keys", "0410000001", outcome="failed_strikes", step="menu", strikes=3, timeout_s=140),
     Case("anonymous", "anonymous", outcome="rejected_anonymous", step="caller_check"),
-    Case("not_subscribed", "0499999999", outcome="rejected_not_subscribed",
-         step="caller_check"),
-    Case("plus81_caller", "+81420000001", full("1", PW["g"]), unit="line",
-         target="0420000001", logged_caller="0420000001", password=PW["g"]),
-    Case("pai_with_privacy", "anonymous", full("1", PW["h"]), pai="0430000001",
-         privacy="id", unit="line", target="0430000001", logged_caller="0430000001",
-         password=PW["h"]),
-    Case("hangup_at_menu", "0440000001", hangup_after_s=2.0, outcome="abandoned",
-         step="menu"),
-    Case("hangup_at_target", "0450000001", keys((1.0, "2"), (1.0, "045")),
-         hangup_after_s=4.5, outcome="abandoned", step="target", unit="number"),
-    Case("hangup_at_password", "0460000001", keys((1.0, "1"), (1.0, "1234")),
-         hangup_after_s=4.5, outcome="abandoned", step="password", unit="line",
-         target="0460000001"),
-    Case("hangup_at_confirmation", "0470000001", keys((1.0, "1"), (1.5, PW["i"]), (1.5, "12")),
-         hangup_after_s=7.5, outcome="abandoned", step="password", unit="line",
-         target="0470000001"),
-    Case("ninth_key_discarded", "0480000001",
-         keys((1.0, "1"), (1.5, PW["ninth"] + "9"), (1.5, PW["ninth"])), unit="line",
-         target="0480000001", password=PW["ninth"]),
+    Case("not_subscribed", "0499999999", outcome="rejected_not_subscribed", step="caller_check"),
+    Case(
+        "plus81_caller",
+        "+81420000001",
+        full("1", PW["g"]),
+        unit="line",
+        target="0420000001",
+        logged_caller="0420000001",
+        password=PW["g"],
+    ),
+    Case(
+        "pai_with_privacy",
+        "anonymous",
+        full("1", PW["h"]),
+        pai="0430000001",
+        privacy="id",
+        unit="line",
+        target="0430000001",
+        logged_caller="0430000001",
+        password=PW["h"],
+    ),
+    Case("hangup_at_menu", "0440000001", hangup_after_s=2.0, outcome="abandoned", step="menu"),
+    Case(
+        "hangup_at_target",
+        "0450000001",
+        keys((1.0, "2"), (1.0, "045")),
+        hangup_after_s=4.5,
+        outcome="abandoned",
+        step="target",
+        unit="number",
+    ),
+    Case(
+        "hangup_at_password",
+        "0460000001",
+        keys((1.0, "1"), (1.0, "1234")),
+        hangup_after_s=4.5,
+        outcome="abandoned",
+        step="password",
+        unit="line",
+        target="0460000001",
+    ),
+    Case(
+        "hangup_at_confirmation",
+        "0470000001",
+        keys((1.0, "1"), (1.5, PW["i"]), (1.5, "12")),
+        hangup_after_s=7.5,
+        outcome="abandoned",
+        step="password",
+        unit="line",
+        target="0470000001",
+    ),
+    Case(
+        "ninth_key_discarded",
+        "0480000001",
+        keys((1.0, "1"), (1.5, PW["ninth"] + "9"), (1.5, PW["ninth"])),
+        unit="line",
+        target="0480000001",
+        password=PW["ninth"],
+    ),
 ]
 
 # Every directory number the calls use: contract number first in each contract.
@@ -152,15 +256,27 @@ RATE_CALLER = "0490000001"  # calls more often than the test stack allows (3 per
 
 
 def _spec(case: Case) -> CallSpec:
-    return CallSpec(did=case.did, caller_from=case.caller, pai=case.pai, privacy=case.privacy,
-                    schedule=case.schedule, hangup_after_s=case.hangup_after_s,
-                    expect_service_bye=case.hangup_after_s is None, timeout_s=case.timeout_s)
+    return CallSpec(
+        did=case.did,
+        caller_from=case.caller,
+        pai=case.pai,
+        privacy=case.privacy,
+        schedule=case.schedule,
+        hangup_after_s=case.hangup_after_s,
+        expect_service_bye=case.hangup_after_s is None,
+        timeout_s=case.timeout_s,
+    )
 
 
 async def _place_all(stack, workdir) -> tuple[dict[str, CallOutcome], list[CallOutcome]]:
     async def rate_limited_series() -> list[CallOutcome]:
-        quick = CallSpec(did=WEST, caller_from=RATE_CALLER, hangup_after_s=1.5,
-                         expect_service_bye=False, timeout_s=20)
+        quick = CallSpec(
+            did=WEST,
+            caller_from=RATE_CALLER,
+            hangup_after_s=1.5,
+            expect_service_bye=False,
+            timeout_s=20,
+        )
         done = [await run_call(quick, "127.0.0.1", stack.sip_port, workdir) for _ in range(3)]
         last = CallSpec(did=WEST, caller_from=RATE_CALLER, timeout_s=30)
         return [*done, await run_call(last, "127.0.0.1", stack.sip_port, workdir)]
@@ -196,10 +312,24 @@ def test_call(stack, placed, case):
     assert len(ends) == 1, ends
     end = ends[0]
     assert {k: end[k] for k in ("outcome", "step", "strikes", "unit", "target", "did")} == {
-        "outcome": case.outcome, "step": case.step, "strikes": case.strikes,
-        "unit": case.unit, "target": case.target, "did": case.did}
-    assert set(end) >= {"call_id", "caller", "did", "unit", "target", "outcome", "step",
-                        "strikes", "duration_ms"}
+        "outcome": case.outcome,
+        "step": case.step,
+        "strikes": case.strikes,
+        "unit": case.unit,
+        "target": case.target,
+        "did": case.did,
+    }
+    assert set(end) >= {
+        "call_id",
+        "caller",
+        "did",
+        "unit",
+        "target",
+        "outcome",
+        "step",
+        "strikes",
+        "duration_ms",
+    }
     if case.password:
         ok = stack.ivrctl("tpw", "verify", case.target, case.password, check=False)
         assert (ok.returncode, ok.stdout.split()[0]) == (0, "ok")

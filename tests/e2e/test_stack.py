@@ -23,15 +23,20 @@ def test_up_status_down_leaves_nothing(tmp_path):
             assert probes.tcp_accepts("127.0.0.1", int(s.env["IVR_AGI_PORT"]))
             status = s.ivrctl("stack", "status").stdout.splitlines()
             assert [line.split()[:2] for line in status] == [
-                ["redis", "running"], ["agi", "running"], ["asterisk", "running"]]
+                ["redis", "running"],
+                ["agi", "running"],
+                ["asterisk", "running"],
+            ]
             assert (s.state_dir / "pepper").stat().st_mode & 0o777 == 0o600
         # a second `up` is a no-op that still succeeds
         assert a.pids() == (a.up(), a.pids())[1]
         # the private mounts exist only inside Asterisk's namespace
         assert mounts_under(tmp_path, cache / "rootfs") == []
     finally:
-        pids = {**{f"a-{k}": v for k, v in a.pids().items()},
-                **{f"b-{k}": v for k, v in b.pids().items()}}
+        pids = {
+            **{f"a-{k}": v for k, v in a.pids().items()},
+            **{f"b-{k}": v for k, v in b.pids().items()},
+        }
         a.down()
         b.down()
     assert set(pids) == {f"{s}-{c}" for s in "ab" for c in ("redis", "agi", "asterisk")}

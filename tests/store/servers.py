@@ -51,9 +51,25 @@ class RedisServer:
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always",
-                "--save", "", "--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
+        argv = [
+            REDIS_SERVER,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._ready, what=f"redis on port {self.port}")
 
@@ -120,18 +136,50 @@ def private_postgres() -> Iterator[str]:
     data = tmp / "data"
     pg_ctl = _pg_bin("pg_ctl")
     try:
-        subprocess.run([*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8"], check=True, capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            [
+                *prefix,
+                _pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", opts, "-w", "-t", "60",
-                        "-l", str(tmp / "pg.log"), "start"], check=True, capture_output=True,
-                       timeout=90)
+        subprocess.run(
+            [
+                *prefix,
+                pg_ctl,
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(tmp / "pg.log"),
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
         try:
             yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
         finally:
-            subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [*prefix, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

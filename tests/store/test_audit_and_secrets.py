@@ -18,28 +18,36 @@ N2 = "0664806002"
 C = "0664806000"
 
 
-async def test_audit_records_each_event_in_order(store: CredentialStore,
-                                                 clock: FakeClock) -> None:
-    await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                              call_id="call-1")
+async def test_audit_records_each_event_in_order(store: CredentialStore, clock: FakeClock) -> None:
+    await store.set_temporary(
+        N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-1"
+    )
     await store.verify(N, PW)
     for _ in range(3):
         await store.verify(N, PW_WRONG, actor="web-east")
-    await store.set_temporary(N, PW2, unit=Unit.LINE, contract_number=C, set_by=C,
-                              call_id="call-2")
+    await store.set_temporary(N, PW2, unit=Unit.LINE, contract_number=C, set_by=C, call_id="call-2")
     await store.consume(N)
     await store.clear(N, operator="alice")
-    await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                              call_id="call-3")
+    await store.set_temporary(
+        N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-3"
+    )
     clock.advance(DAY)
     await store.verify(N, PW)
     entries = await store.audit(N)
     summary = [(e.event, e.outcome) for e in entries]
     assert summary == [
-        ("set", "set"), ("verify", "ok"), ("verify", "wrong"), ("verify", "wrong"),
-        ("verify", "locked"), ("invalidated", "locked"), ("set", "set"),
-        ("consume", "consumed"), ("clear", "cleared"), ("set", "set"),
-        ("expired", "expired"), ("verify", "expired"),
+        ("set", "set"),
+        ("verify", "ok"),
+        ("verify", "wrong"),
+        ("verify", "wrong"),
+        ("verify", "locked"),
+        ("invalidated", "locked"),
+        ("set", "set"),
+        ("consume", "consumed"),
+        ("clear", "cleared"),
+        ("set", "set"),
+        ("expired", "expired"),
+        ("verify", "expired"),
     ]
     first = entries[0]
     assert (first.number, first.call_id, first.actor) == (N, "call-1", C)
@@ -52,17 +60,23 @@ async def test_audit_records_each_event_in_order(store: CredentialStore,
 
 
 async def test_clear_of_a_valid_one_is_audited_with_operator(store: CredentialStore) -> None:
-    await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                              call_id="call-1")
+    await store.set_temporary(
+        N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-1"
+    )
     assert await store.clear(N, operator="bob")
     last = (await store.audit(N))[-1]
     assert (last.event, last.outcome, last.actor, last.details["state"]) == (
-        "clear", "cleared", "bob", "valid")
+        "clear",
+        "cleared",
+        "bob",
+        "valid",
+    )
     assert [e.event for e in await store.audit(N, limit=1)] == ["clear"]
 
 
-async def test_audit_stream_is_capped_and_in_the_numbers_slot(redis: Redis,
-                                                              clock: FakeClock) -> None:
+async def test_audit_stream_is_capped_and_in_the_numbers_slot(
+    redis: Redis, clock: FakeClock
+) -> None:
     from redis.crc import key_slot
 
     from tests.store.conftest import FAST_KDF, PEPPER
@@ -71,9 +85,16 @@ async def test_audit_stream_is_capped_and_in_the_numbers_slot(redis: Redis,
     for _ in range(300):
         await small.verify(N, PW)
     assert await redis.xlen(keys.audit(N)) < 300
-    slots = {key_slot(k.encode()) for k in (keys.tpw(N), keys.tpw_verifier(N), keys.audit(N),
-                                            keys.real_password(N),
-                                            keys.real_password_verifier(N))}
+    slots = {
+        key_slot(k.encode())
+        for k in (
+            keys.tpw(N),
+            keys.tpw_verifier(N),
+            keys.audit(N),
+            keys.real_password(N),
+            keys.real_password_verifier(N),
+        )
+    }
     assert len(slots) == 1
     assert 0 < await redis.pttl(keys.audit(N)) <= 400 * DAY * 1000
 
@@ -101,19 +122,23 @@ async def _everything(redis: Redis) -> list[bytes]:
     return found
 
 
-async def test_no_password_anywhere_in_redis(store: CredentialStore, redis: Redis,
-                                             clock: FakeClock) -> None:
-    await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                              call_id="call-1")
-    await store.set_temporary(N2, PW2, unit=Unit.ADMIN_USER, contract_number=C, set_by=N2,
-                              call_id="call-2")
+async def test_no_password_anywhere_in_redis(
+    store: CredentialStore, redis: Redis, clock: FakeClock
+) -> None:
+    await store.set_temporary(
+        N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-1"
+    )
+    await store.set_temporary(
+        N2, PW2, unit=Unit.ADMIN_USER, contract_number=C, set_by=N2, call_id="call-2"
+    )
     await store.verify(N, PW)
     await store.verify(N, PW_WRONG)
     await store.verify(N2, PW_WRONG)
     await store.verify(N2, PW2)
     await store.consume(N2)
-    await store.set_temporary(N2, PW_WRONG, unit=Unit.LINE, contract_number=C, set_by=C,
-                              call_id="call-3")
+    await store.set_temporary(
+        N2, PW_WRONG, unit=Unit.LINE, contract_number=C, set_by=C, call_id="call-3"
+    )
     for _ in range(3):
         await store.verify(N, PW2)
     await store.clear(N, operator="alice")

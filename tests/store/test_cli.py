@@ -50,8 +50,9 @@ def seed(tmp_path: Path, url: str) -> None:
     async def main() -> None:
         client = connect(url)
         store = CredentialStore(client, load_or_create(tmp_path / "state" / "pepper"))
-        await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                                  call_id="call-7")
+        await store.set_temporary(
+            N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-7"
+        )
         await client.aclose()
 
     asyncio.run(main())
@@ -69,8 +70,12 @@ def test_subscribers_import_list_show(env: Path, capsys: pytest.CaptureFixture[s
     assert code == 0 and len(out.splitlines()) == 2 and "contract" in out.splitlines()[0]
     code, out, _ = run(capsys, "subscribers", "show", N, "--json")
     assert code == 0 and json.loads(out) == {
-        "number": N, "contract_number": C, "region": "west", "active": True,
-        "contract_line": False}
+        "number": N,
+        "contract_number": C,
+        "region": "west",
+        "active": True,
+        "contract_line": False,
+    }
     code, out, _ = run(capsys, "subscribers", "show", "0999999999")
     assert (code, out.strip()) == (1, "none")
 
@@ -85,18 +90,30 @@ def test_subscribers_import_errors(env: Path, capsys: pytest.CaptureFixture[str]
     assert json.loads(out) == []
 
 
-def test_tpw_show_verify_consume(env: Path, redis_server: RedisServer,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_tpw_show_verify_consume(
+    env: Path, redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "tpw", "show", N)
     assert (code, out.strip()) == (1, "none")
     seed(env, redis_server.url)
     code, out, _ = run(capsys, "tpw", "show", N)
     shown = json.loads(out)
     assert code == 0
-    assert {"number", "unit", "set_by", "created_at", "expires_at", "failures",
-            "state"} <= shown.keys()
+    assert {
+        "number",
+        "unit",
+        "set_by",
+        "created_at",
+        "expires_at",
+        "failures",
+        "state",
+    } <= shown.keys()
     assert (shown["unit"], shown["set_by"], shown["state"], shown["failures"]) == (
-        "number", C, "valid", 0)
+        "number",
+        C,
+        "valid",
+        0,
+    )
     assert datetime.fromisoformat(shown["expires_at"]).utcoffset() is not None
     assert PW not in out
 
@@ -110,9 +127,12 @@ def test_tpw_show_verify_consume(env: Path, redis_server: RedisServer,
     assert (code, out.split()[0]) == (1, "none")
 
 
-def test_tpw_verify_reads_stdin_and_locks(env: Path, redis_server: RedisServer,
-                                          capsys: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tpw_verify_reads_stdin_and_locks(
+    env: Path,
+    redis_server: RedisServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     seed(env, redis_server.url)
     firsts = []
     for _ in range(4):
@@ -122,9 +142,12 @@ def test_tpw_verify_reads_stdin_and_locks(env: Path, redis_server: RedisServer,
     assert firsts == [(1, "wrong"), (1, "wrong"), (1, "locked"), (1, "locked")]
 
 
-def test_tpw_clear_and_audit(env: Path, redis_server: RedisServer,
-                             capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tpw_clear_and_audit(
+    env: Path,
+    redis_server: RedisServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     seed(env, redis_server.url)
     monkeypatch.setenv("USER", "carol")
     code, out, _ = run(capsys, "tpw", "clear", N)
@@ -134,22 +157,27 @@ def test_tpw_clear_and_audit(env: Path, redis_server: RedisServer,
     code, out, _ = run(capsys, "tpw", "audit", N)
     entries = [json.loads(line) for line in out.splitlines()]
     assert [(e["event"], e["outcome"], e["actor"]) for e in entries] == [
-        ("set", "set", C), ("clear", "cleared", "carol"), ("clear", "none", "dave")]
+        ("set", "set", C),
+        ("clear", "cleared", "carol"),
+        ("clear", "none", "dave"),
+    ]
     assert entries[0]["call_id"] == "call-7"
     assert datetime.fromisoformat(entries[0]["at"]).utcoffset() is not None
     assert PW not in out
 
 
-def test_tpw_needs_the_pepper(env: Path, capsys: pytest.CaptureFixture[str],
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tpw_needs_the_pepper(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IVR_PEPPER_FILE", str(env / "nowhere" / "pepper"))
     code, out, err = run(capsys, "tpw", "verify", N, PW)
     assert code == 2 and out == ""
     assert "nowhere/pepper" in err and "does not exist" in err and PW not in err
 
 
-def test_tpw_store_down(env: Path, capsys: pytest.CaptureFixture[str],
-                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tpw_store_down(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IVR_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     code, out, err = run(capsys, "tpw", "verify", N, PW)
     assert code == 3 and out == ""

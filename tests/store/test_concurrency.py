@@ -18,8 +18,9 @@ C = "0664806000"
 async def test_fifty_simultaneous_wrong_verifies_count_three(
     store: CredentialStore, redis: Redis
 ) -> None:
-    await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                              call_id="call-1")
+    await store.set_temporary(
+        N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-1"
+    )
     outcomes = await asyncio.gather(*(store.verify(N, PW_WRONG) for _ in range(50)))
     assert outcomes.count(VerifyOutcome.WRONG) == 2
     assert outcomes.count(VerifyOutcome.LOCKED) == 48
@@ -27,8 +28,11 @@ async def test_fifty_simultaneous_wrong_verifies_count_three(
     assert record is not None and record.failures == 3 and record.state is TpwState.LOCKED
     assert await store.verify(N, PW) is VerifyOutcome.LOCKED
     assert await redis.exists(keys.tpw_verifier(N)) == 0
-    counted = [e for e in await store.audit(N) if e.event == "verify"
-               and e.details.get("failures") is not None]
+    counted = [
+        e
+        for e in await store.audit(N)
+        if e.event == "verify" and e.details.get("failures") is not None
+    ]
     assert [e.details["failures"] for e in counted] == ["1", "2", "3"]
 
 
@@ -43,16 +47,18 @@ class SetBetween:
     async def __call__(self, **kwargs: object) -> object:
         if not self.fired:
             self.fired += 1
-            await self.store.set_temporary(N, PW2, unit=Unit.NUMBER, contract_number=C,
-                                           set_by=C, call_id="call-2")
+            await self.store.set_temporary(
+                N, PW2, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-2"
+            )
         return await self.inner(**kwargs)
 
 
 async def test_verify_racing_a_set_never_accepts_the_old_password(
     store: CredentialStore,
 ) -> None:
-    await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                              call_id="call-1")
+    await store.set_temporary(
+        N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-1"
+    )
     racer = SetBetween(store)
     store._finish = racer  # type: ignore[method-assign]  # noqa: SLF001
     # the old password matched the record the verify began with; the set came first
@@ -66,8 +72,9 @@ async def test_verify_concurrent_with_sets_only_accepts_current(
     store: CredentialStore,
 ) -> None:
     """Free-running: a verify begun after the set of PW2 returned never accepts PW."""
-    await store.set_temporary(N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                              call_id="call-1")
+    await store.set_temporary(
+        N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-1"
+    )
     set_done = asyncio.Event()
     late_oks: list[VerifyOutcome] = []
 
@@ -80,8 +87,9 @@ async def test_verify_concurrent_with_sets_only_accepts_current(
 
     async def setter() -> None:
         await asyncio.sleep(0)
-        await store.set_temporary(N, PW2, unit=Unit.NUMBER, contract_number=C, set_by=C,
-                                  call_id="call-2")
+        await store.set_temporary(
+            N, PW2, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-2"
+        )
         set_done.set()
 
     await asyncio.gather(verifier(), verifier(), setter())

@@ -17,10 +17,16 @@ N = "0664806001"
 C = "0664806000"
 
 
-async def set_pw(store: CredentialStore, password: str = PW, number: str = N,
-                 unit: Unit = Unit.NUMBER, call_id: str = "call-1") -> None:
-    await store.set_temporary(number, password, unit=unit, contract_number=C,
-                              set_by=C, call_id=call_id)
+async def set_pw(
+    store: CredentialStore,
+    password: str = PW,
+    number: str = N,
+    unit: Unit = Unit.NUMBER,
+    call_id: str = "call-1",
+) -> None:
+    await store.set_temporary(
+        number, password, unit=unit, contract_number=C, set_by=C, call_id=call_id
+    )
 
 
 async def test_set_then_show(store: CredentialStore) -> None:
@@ -76,8 +82,9 @@ async def test_third_wrong_locks_and_stays_locked(store: CredentialStore, redis:
     assert await redis.exists(keys.tpw_verifier(N)) == 0  # the verifier is gone
 
 
-async def test_expiry_after_exactly_24h(store: CredentialStore, clock: FakeClock,
-                                        redis: Redis) -> None:
+async def test_expiry_after_exactly_24h(
+    store: CredentialStore, clock: FakeClock, redis: Redis
+) -> None:
     await set_pw(store)
     clock.advance(DAY - 0.001)
     assert await store.verify(N, PW) is VerifyOutcome.OK
@@ -88,8 +95,9 @@ async def test_expiry_after_exactly_24h(store: CredentialStore, clock: FakeClock
     assert await redis.exists(keys.tpw(N)) == 1  # the record is kept
 
 
-async def test_record_kept_seven_days_after_expiry(store: CredentialStore, clock: FakeClock,
-                                                   redis: Redis) -> None:
+async def test_record_kept_seven_days_after_expiry(
+    store: CredentialStore, clock: FakeClock, redis: Redis
+) -> None:
     await set_pw(store)
     ttl_ms = await redis.pttl(keys.tpw(N))
     assert 8 * DAY * 1000 - 5000 < ttl_ms <= 8 * DAY * 1000
@@ -124,7 +132,11 @@ async def test_new_set_replaces_locked_and_old_password(store: CredentialStore) 
     record = await store.show(N)
     assert record is not None
     assert (record.state, record.failures, record.unit, record.call_id) == (
-        TpwState.VALID, 0, Unit.ADMIN_USER, "call-2")
+        TpwState.VALID,
+        0,
+        Unit.ADMIN_USER,
+        "call-2",
+    )
     assert await store.verify(N, PW) is VerifyOutcome.WRONG
     assert await store.verify(N, PW2) is VerifyOutcome.OK
 
@@ -154,8 +166,7 @@ async def test_clear(store: CredentialStore) -> None:
     assert await store.verify(N, PW) is VerifyOutcome.NONE
 
 
-async def test_contract_unit_follows_latest_set(store: CredentialStore,
-                                                clock: FakeClock) -> None:
+async def test_contract_unit_follows_latest_set(store: CredentialStore, clock: FakeClock) -> None:
     assert await store.contract_unit(C) is None
     await set_pw(store, unit=Unit.NUMBER)
     assert await store.contract_unit(C) is Unit.NUMBER
@@ -176,8 +187,9 @@ async def test_kdf_params_stored_per_record(redis: Redis, clock: FakeClock) -> N
     assert await old.verify(N, PW2) is VerifyOutcome.OK
 
 
-async def test_other_pepper_never_matches(redis: Redis, store: CredentialStore,
-                                          clock: FakeClock) -> None:
+async def test_other_pepper_never_matches(
+    redis: Redis, store: CredentialStore, clock: FakeClock
+) -> None:
     await set_pw(store)
     other = CredentialStore(redis, bytes(reversed(PEPPER)), clock=clock, kdf=FAST_KDF)
     assert await other.verify(N, PW) is VerifyOutcome.WRONG

@@ -31,8 +31,7 @@ def directory(engine: Engine, tmp_path: Path) -> Directory:
 
 def test_lookup(directory: Directory) -> None:
     assert directory.lookup("0664806001") == Subscriber("0664806001", "0664806000", "west", True)
-    assert directory.lookup("0664806009") == Subscriber("0664806009", "0664806000", "west",
-                                                        False)
+    assert directory.lookup("0664806009") == Subscriber("0664806009", "0664806000", "west", False)
     assert directory.lookup("0312345678").is_contract  # type: ignore[union-attr]
     assert directory.lookup("0999999999") is None
 
@@ -47,10 +46,17 @@ def test_find_in_contract(directory: Directory) -> None:
 
 def test_numbers_of_and_all(directory: Directory) -> None:
     assert [s.number for s in directory.numbers_of("0664806000")] == [
-        "0664806000", "0664806001", "0664806009"]
+        "0664806000",
+        "0664806001",
+        "0664806009",
+    ]
     assert directory.numbers_of("0999999999") == []
     assert [s.number for s in directory.all()] == [
-        "0312345678", "0664806000", "0664806001", "0664806009"]
+        "0312345678",
+        "0664806000",
+        "0664806001",
+        "0664806009",
+    ]
 
 
 async def test_async_directory(directory: Directory) -> None:
@@ -66,17 +72,26 @@ def test_migrate_is_idempotent_and_creates_schema(sql_url: str, engine: Engine) 
     migrate(sql_url)
     inspector = inspect(engine)
     assert {c["name"] for c in inspector.get_columns("subscribers")} == {
-        "number", "contract_number", "region", "active"}
-    assert "ix_subscribers_contract_number" in {i["name"] for i in
-                                                inspector.get_indexes("subscribers")}
+        "number",
+        "contract_number",
+        "region",
+        "active",
+    }
+    assert "ix_subscribers_contract_number" in {
+        i["name"] for i in inspector.get_indexes("subscribers")
+    }
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
 
 
 def test_region_constraint(engine: Engine) -> None:
     with pytest.raises(Exception, match="(?i)check|constraint"), engine.begin() as conn:
-        conn.execute(text("INSERT INTO subscribers (number, contract_number, region, active) "
-                          "VALUES ('1', '1', 'north', true)"))
+        conn.execute(
+            text(
+                "INSERT INTO subscribers (number, contract_number, region, active) "
+                "VALUES ('1', '1', 'north', true)"
+            )
+        )
 
 
 def test_sqlite_default_url_creates_the_state_dir(tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ async def test_record_survives_kill_9_and_restart(tmp_path: Path) -> None:
         clock = FakeClock()
         client = connect(server.url, timeout_s=2)
         store = CredentialStore(client, PEPPER, clock=clock, kdf=FAST_KDF)
-        await store.set_temporary(N, PW, unit=Unit.ADMIN_USER, contract_number=C,
-                                  set_by=C, call_id="call-1")
+        await store.set_temporary(
+            N, PW, unit=Unit.ADMIN_USER, contract_number=C, set_by=C, call_id="call-1"
+        )
         server.kill9()  # right after the acknowledgement: no graceful save
         with pytest.raises(StoreUnavailable):
             await store.show(N)
@@ -52,8 +53,9 @@ async def test_unreachable_redis_is_an_exception_not_an_outcome() -> None:
     with pytest.raises(StoreUnavailable):
         await store.verify(N, PW)
     with pytest.raises(StoreUnavailable) as info:
-        await store.set_temporary(N, PW, unit=Unit.LINE, contract_number=C, set_by=C,
-                                  call_id="call-1")
+        await store.set_temporary(
+            N, PW, unit=Unit.LINE, contract_number=C, set_by=C, call_id="call-1"
+        )
     assert PW not in str(info.value)
     await client.aclose()
 

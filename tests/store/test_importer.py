@@ -25,8 +25,11 @@ def count(engine: Engine) -> int:
 
 
 def test_import_and_idempotent_reimport(engine: Engine, tmp_path: Path) -> None:
-    path = write(tmp_path, "contract_number,number\n0664806000,0664806000\n"
-                           "0664806000,0664806001\n0664806000,0664806001\n")
+    path = write(
+        tmp_path,
+        "contract_number,number\n0664806000,0664806000\n"
+        "0664806000,0664806001\n0664806000,0664806001\n",
+    )
     result = import_csv(engine, path)
     assert (result.numbers, result.contracts) == (2, 1)
     before = Directory(engine).all()
@@ -36,29 +39,33 @@ def test_import_and_idempotent_reimport(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_reimport_updates_and_keeps_untouched_columns(engine: Engine, tmp_path: Path) -> None:
-    import_csv(engine, write(tmp_path, "contract_number,number,region,active\n"
-                                       "0664806000,0664806001,west,1\n"))
-    import_csv(engine, write(tmp_path, "number,contract_number,active\n"
-                                       "0664806001,0664806000,0\n", "b.csv"))
+    import_csv(
+        engine,
+        write(tmp_path, "contract_number,number,region,active\n0664806000,0664806001,west,1\n"),
+    )
+    import_csv(
+        engine, write(tmp_path, "number,contract_number,active\n0664806001,0664806000,0\n", "b.csv")
+    )
     sub = Directory(engine).lookup("0664806001")
     assert sub is not None and sub.active is False and sub.region == "west"
-    import_csv(engine, write(tmp_path, "contract_number,number,region\n"
-                                       "0312345678,0664806001,\n", "c.csv"))
+    import_csv(
+        engine, write(tmp_path, "contract_number,number,region\n0312345678,0664806001,\n", "c.csv")
+    )
     sub = Directory(engine).lookup("0664806001")
     assert sub is not None and sub.contract_number == "0312345678" and sub.region is None
 
 
 def test_every_bad_line_reported_and_nothing_applied(engine: Engine, tmp_path: Path) -> None:
     content = (
-        "contract_number,number,region,active\n"   # 1
-        "0664806000,0664806000,west,1\n"            # 2 good
-        "0664806000,06648O6001,west,1\n"            # 3 letter O
-        "0664806000,0664806002,north,1\n"           # 4 bad region
-        "0664806000,0664806003,west,yes\n"          # 5 bad active
-        "0664806000,,west,1\n"                      # 6 missing number
-        "0664806000,0664806004\n"                   # 7 missing fields
-        "0664806000,0664806005,west,1\n"            # 8 good
-        "0664806000,0664806005,east,1\n"            # 9 same number, other data
+        "contract_number,number,region,active\n"  # 1
+        "0664806000,0664806000,west,1\n"  # 2 good
+        "0664806000,06648O6001,west,1\n"  # 3 letter O
+        "0664806000,0664806002,north,1\n"  # 4 bad region
+        "0664806000,0664806003,west,yes\n"  # 5 bad active
+        "0664806000,,west,1\n"  # 6 missing number
+        "0664806000,0664806004\n"  # 7 missing fields
+        "0664806000,0664806005,west,1\n"  # 8 good
+        "0664806000,0664806005,east,1\n"  # 9 same number, other data
     )
     with pytest.raises(ImportRejected) as info:
         import_csv(engine, write(tmp_path, content))

@@ -49,8 +49,9 @@ def test_load_or_create_makes_a_0600_random_pepper(tmp_path: Path) -> None:
 def test_load_or_create_concurrently_agrees_on_one_pepper(tmp_path: Path) -> None:
     path = tmp_path / "pepper"
     results: list[bytes] = []
-    threads = [threading.Thread(target=lambda: results.append(load_or_create(path)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(load_or_create(path))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -77,9 +78,15 @@ def test_load_refuses_world_readable_and_short(tmp_path: Path) -> None:
 
 def test_keys_use_the_number_as_hash_tag() -> None:
     number = "0664806001"
-    per_number = [keys.tpw(number), keys.tpw_verifier(number), keys.audit(number),
-                  keys.real_password(number), keys.real_password_verifier(number),
-                  keys.limit_calls(number), keys.limit_failures(number)]
+    per_number = [
+        keys.tpw(number),
+        keys.tpw_verifier(number),
+        keys.audit(number),
+        keys.real_password(number),
+        keys.real_password_verifier(number),
+        keys.limit_calls(number),
+        keys.limit_failures(number),
+    ]
     assert all("{0664806001}" in key for key in per_number)
     assert len({key_slot(k.encode()) for k in per_number}) == 1
     assert key_slot(keys.tpw("0664806002").encode()) != key_slot(per_number[0].encode())

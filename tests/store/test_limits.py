@@ -23,8 +23,7 @@ async def test_more_than_calls_per_hour_is_refused(redis: Redis, clock: FakeCloc
 
 
 async def test_window_slides(redis: Redis, clock: FakeClock) -> None:
-    limiter = CallLimiter(redis, Limits(calls_per_hour=2, failed_per_hour=0, window_s=3600),
-                          clock)
+    limiter = CallLimiter(redis, Limits(calls_per_hour=2, failed_per_hour=0, window_s=3600), clock)
     assert await limiter.admit(CALLER)
     clock.advance(1800)
     assert await limiter.admit(CALLER)
@@ -67,6 +66,7 @@ async def test_keys_share_a_slot_and_expire(redis: Redis, clock: FakeClock) -> N
     await limiter.admit(CALLER)
     await limiter.record_failure(CALLER)
     assert key_slot(keys.limit_calls(CALLER).encode()) == key_slot(
-        keys.limit_failures(CALLER).encode())
+        keys.limit_failures(CALLER).encode()
+    )
     assert 0 < await redis.pttl(keys.limit_calls(CALLER)) <= 600_000
     assert 0 < await redis.pttl(keys.limit_failures(CALLER)) <= 600_000
