@@ -55,8 +55,14 @@ async def bench_store(redis_url: str) -> dict[str, float]:
     sets, oks = [], []
     for _ in range(10):
         t0 = time.perf_counter()
-        await store.set_temporary(number, "58291746", unit=Unit.LINE, contract_number=number,
-                                  set_by=number, call_id="bench")
+        await store.set_temporary(
+            number,
+            "58291746",
+            unit=Unit.LINE,
+            contract_number=number,
+            set_by=number,
+            call_id="bench",
+        )
         sets.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         assert await store.verify(number, "58291746") is VerifyOutcome.OK
@@ -69,15 +75,18 @@ async def bench_store(redis_url: str) -> dict[str, float]:
     assert outcomes.count(VerifyOutcome.WRONG) == 2, outcomes
     await store.clear(number, operator="bench")
     await redis.aclose()
-    return {"set_median_ms": statistics.median(sets) * 1000,
-            "verify_median_ms": statistics.median(oks) * 1000,
-            "50_wrong_verifies_s": burst}
+    return {
+        "set_median_ms": statistics.median(sets) * 1000,
+        "verify_median_ms": statistics.median(oks) * 1000,
+        "50_wrong_verifies_s": burst,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--redis", default=os.environ.get("IVR_REDIS_URL",
-                                                          "redis://127.0.0.1:6379/15"))
+    parser.add_argument(
+        "--redis", default=os.environ.get("IVR_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

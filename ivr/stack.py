@@ -109,32 +109,18 @@ def _asterisk_argv(layout: Layout) -> list[str]:
     ]
 
 
-def _redis_argv(layout: Layout) -> list[str]:
-    s = layout.settings
-    data = s.state_dir / "redis"
-    data.mkdir(parents=True, exist_ok=True)
+def durable_redis_argv(port: int, data_dir: Path, logfile: str = "") -> list[str]:
+    """redis-server that fsyncs every write before acknowledging it (append-only file)."""
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return [
-        server,
-        "--port",
-        str(s.redis_port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(data),
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-        "--protected-mode",
-        "yes",
-        "--logfile",
-        "",
-    ]
+    return [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+            "--daemonize", "no", "--protected-mode", "yes", "--logfile", logfile]  # fmt: skip
+
+
+def _redis_argv(layout: Layout) -> list[str]:
+    data = layout.settings.state_dir / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    return durable_redis_argv(layout.settings.redis_port, data)
 
 
 def _ready(layout: Layout, name: str) -> bool:

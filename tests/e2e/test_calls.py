@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from ivr.calllog import CALL_END_FIELDS
 from tests.e2e.rtp_pcap import KeyPress, keys_at
 from tests.e2e.sipp import CallOutcome, CallSpec, run_call
 
@@ -319,17 +320,7 @@ def test_call(stack, placed, case):
         "target": case.target,
         "did": case.did,
     }
-    assert set(end) >= {
-        "call_id",
-        "caller",
-        "did",
-        "unit",
-        "target",
-        "outcome",
-        "step",
-        "strikes",
-        "duration_ms",
-    }
+    assert set(end) >= set(CALL_END_FIELDS)
     if case.password:
         ok = stack.ivrctl("tpw", "verify", case.target, case.password, check=False)
         assert (ok.returncode, ok.stdout.split()[0]) == (0, "ok")

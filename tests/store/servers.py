@@ -18,7 +18,8 @@ from pathlib import Path
 import psycopg
 import redis
 
-REDIS_SERVER = "/usr/bin/redis-server"
+from ivr.stack import durable_redis_argv
+
 START_TIMEOUT_S = 20.0
 
 
@@ -51,25 +52,7 @@ class RedisServer:
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            REDIS_SERVER,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-            "--logfile",
-            str(self.dir / "redis.log"),
-        ]
+        argv = durable_redis_argv(self.port, self.dir, str(self.dir / "redis.log"))
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._ready, what=f"redis on port {self.port}")
 
