@@ -30,11 +30,13 @@ from tests.e2e.sipp import (
     run_call,
 )
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which(SIPP_BIN) is None, reason="sipp not installed"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="play_pcap_audio needs a raw socket (root)"),
-    pytest.mark.timeout(60),
-]
+pytestmark = [pytest.mark.timeout(60)]
+
+
+def test_sipp_is_installed_and_we_can_send_raw_rtp():
+    """`make setup` installs sipp; play_pcap_audio needs a raw socket (root). Never skip."""
+    assert shutil.which(SIPP_BIN), "sipp is missing: run `make setup`"
+    assert os.geteuid() == 0, "SIPp's play_pcap_audio needs root"
 
 
 def uas_scenario(media_port: int, *, bye_after_ms: int | None) -> str:
