@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-MARKER = "IVR_STACK_ID"
-
 
 def pid_file(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
@@ -28,21 +26,16 @@ def start(
     *,
     run_dir: Path,
     log: Path,
-    stack_id: str,
-    env: dict[str, str] | None = None,
 ) -> int:
     """Start argv detached (own session), output to log; record and return its pid."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
-    child_env = dict(os.environ if env is None else env)
-    child_env[MARKER] = stack_id
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
-            env=child_env,
             start_new_session=True,
         )
     pid_file(run_dir, name).write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
@@ -65,7 +58,7 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def running_pid(name: str, *, run_dir: Path, stack_id: str) -> int | None:
+def running_pid(name: str, *, run_dir: Path) -> int | None:
     """The recorded pid when that process is alive and ours, else None."""
     try:
         pid_text, started = pid_file(run_dir, name).read_text().split()
@@ -82,9 +75,9 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def stop(name: str, *, run_dir: Path, stack_id: str, grace_s: float = 10.0) -> bool:
+def stop(name: str, *, run_dir: Path, grace_s: float = 10.0) -> bool:
     """SIGTERM the recorded process, SIGKILL after grace_s; True when one was stopped."""
-    pid = running_pid(name, run_dir=run_dir, stack_id=stack_id)
+    pid = running_pid(name, run_dir=run_dir)
     stopped = False
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):

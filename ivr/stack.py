@@ -42,10 +42,6 @@ class Layout:
     def asterisk_dir(self) -> Path:
         return self.settings.state_dir / "asterisk"
 
-    @property
-    def stack_id(self) -> str:
-        return str(self.settings.state_dir)
-
     def log(self, name: str) -> Path:
         return self.settings.log_dir / f"{name}.out"
 
@@ -161,7 +157,7 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     }
     try:
         for name in _wanted(layout):
-            if procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id):
+            if procs.running_pid(name, run_dir=layout.run_dir):
                 continue
             _check_free(layout, name)
             procs.start(
@@ -169,17 +165,14 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
                 argv[name](layout),
                 run_dir=layout.run_dir,
                 log=layout.log(name),
-                stack_id=layout.stack_id,
             )
             ok = procs.wait_for(
                 lambda n=name: (
-                    _ready(layout, n)
-                    or procs.running_pid(n, run_dir=layout.run_dir, stack_id=layout.stack_id)
-                    is None
+                    _ready(layout, n) or procs.running_pid(n, run_dir=layout.run_dir) is None
                 ),
                 timeout_s,
             )
-            alive = procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id)
+            alive = procs.running_pid(name, run_dir=layout.run_dir)
             if not ok or alive is None:
                 raise StackError(
                     f"{name} did not become ready; see {layout.log(name)}:\n"
@@ -202,7 +195,7 @@ def down(settings: Settings) -> list[str]:
     layout = Layout(settings)
     stopped = []
     for name in reversed(COMPONENTS):
-        if procs.stop(name, run_dir=layout.run_dir, stack_id=layout.stack_id):
+        if procs.stop(name, run_dir=layout.run_dir):
             stopped.append(name)
     return stopped
 
@@ -220,7 +213,7 @@ def status(settings: Settings) -> list[str]:
         if name == "redis" and not s.private_redis:
             lines.append(f"redis     external  {s.redis_url}")
             continue
-        pid = procs.running_pid(name, run_dir=layout.run_dir, stack_id=layout.stack_id)
+        pid = procs.running_pid(name, run_dir=layout.run_dir)
         state = f"running   {where[name]} pid {pid}" if pid else f"stopped   {where[name]}"
         lines.append(f"{name:<9} {state}")
     return lines

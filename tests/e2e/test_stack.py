@@ -71,7 +71,7 @@ def test_apology_and_hang_up_when_the_agi_server_is_down(tmp_path):
     s = Stack.new(tmp_path / "s")
     try:
         s.up()
-        assert procs.stop("agi", run_dir=s.state_dir / "run", stack_id=str(s.state_dir))
+        assert procs.stop("agi", run_dir=s.state_dir / "run")
         spec = CallSpec(did="0664806430", caller_from="0312345678", timeout_s=20)
         result = asyncio.run(run_call(spec, "127.0.0.1", s.sip_port, tmp_path / "sipp"))
         assert result.ok, result.describe()  # answered, then the service sent BYE
