@@ -23,7 +23,7 @@ rootfs:
 	@bash scripts/build-rootfs.sh
 
 sounds: $(STAMP)
-	@$(PY) -m sounds.render
+	@$(VENV)/bin/ivrctl sounds
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -37,6 +37,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	-@test -x $(VENV)/bin/ivrctl && $(VENV)/bin/ivrctl stack down

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import structlog
 from panoramisk import Manager
 
-from agi.protocol import command_verb
+from agi.wire import command_verb
 
 log = structlog.get_logger(__name__)
 

@@ -1,20 +1,17 @@
-"""One small error tree for the AGI side.
+"""One small error tree for FastAGI.
 
 Callers handle one hang-up, not four: EOF, a reset connection, an unsolicited ``HANGUP``
-line, a ``511`` reply and a result that means the channel is gone all raise HangupError,
-which is also the call flow's CallerHangup.
+line, a ``511`` reply and a result that means the channel is gone all raise HangupError.
 """
 
 from __future__ import annotations
-
-from ivr.ports import CallerHangup
 
 
 class AGIError(Exception):
     """Anything that went wrong talking FastAGI."""
 
 
-class HangupError(AGIError, CallerHangup):
+class HangupError(AGIError):
     """The channel is gone; nothing more may be sent to it."""
 
 
@@ -25,6 +22,10 @@ class CommandError(AGIError):
         super().__init__(f"AGI command refused with {code}")
         self.code = code
         self.usage = usage
+
+
+class CommandFailed(AGIError):
+    """``result=-1`` on a channel that is still up (e.g. a prompt file that cannot be played)."""
 
 
 class ProtocolError(AGIError):

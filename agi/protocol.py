@@ -1,294 +1,146 @@
-"""The FastAGI wire as pure code: no sockets, so every wire case is a fast unit test.
+"""One FastAGI connection as a sans-I/O object, in the shape of h11: bytes in, events out.
 
-Feed bytes as they arrive, byte by byte or all at once; get an environment, then replies
-and hang-up notices. Commands become one safely quoted line.
+Feed what the socket read (``b""`` for EOF) to ``receive_data`` and get events: the
+environment once, then the reply to each command and hang-up notices. ``send_command``
+turns a command into the bytes to write. Every per-call rule of the protocol lives here
+(one command in flight, replies of abandoned commands skipped, ``HANGUP`` lines never taken
+as a reply, ``511``/``-1``/``(hangup)`` judged), so the server only moves bytes and bounds
+waits, and every rule is a test without a socket. Standard library only.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
-from agi.errors import ProtocolError
-
-MAX_LINE = 8192  # bytes in one environment or reply line (Asterisk's own buffer is 2 KiB)
-MAX_ENV_LINES = 256  # agi_* lines before the blank line (Asterisk sends about 25 + args)
-MAX_USAGE_LINES = 256  # lines in one 520 usage block
-MAX_COMMAND = 2047  # Asterisk reads a command into a 2 KiB buffer
-ESCAPE_ALL = "0123456789*#"
-
-
-class ReplyCode(enum.IntEnum):
-    TRYING = 100
-    SUCCESS = 200
-    INVALID = 510
-    DEAD_CHANNEL = 511
-    USAGE = 520
+from agi.errors import AGIError, CommandError, CommandFailed, HangupError, ProtocolError
+from agi.wire import (
+    AgiEnvironment,
+    EnvironmentReader,
+    HangupNotice,
+    Reply,
+    ReplyCode,
+    ReplyReader,
+    format_command,
+)
 
 
-@dataclass(frozen=True, eq=False)
-class AgiEnvironment:
-    """The ``agi_*`` header block Asterisk sends first, read-only."""
-
-    values: Mapping[str, str]
-
-    def get(self, name: str, default: str = "") -> str:
-        return self.values.get(name, default)
-
-    @property
-    def script(self) -> str:
-        """Route key: "tmp-password" from agi://host:port/tmp-password?x=1."""
-        raw = self.get("agi_network_script")
-        if not raw:
-            request = self.get("agi_request")
-            raw = request.split("://", 1)[1].partition("/")[2] if "://" in request else ""
-        return raw.split("?", 1)[0].strip("/")
-
-    @property
-    def callerid(self) -> str:
-        return self.get("agi_callerid")
-
-    @property
-    def calleridname(self) -> str:
-        return self.get("agi_calleridname")
-
-    @property
-    def extension(self) -> str:
-        return self.get("agi_extension")
-
-    @property
-    def dnid(self) -> str:
-        return self.get("agi_dnid")
-
-    @property
-    def uniqueid(self) -> str:
-        return self.get("agi_uniqueid")
-
-    @property
-    def channel(self) -> str:
-        return self.get("agi_channel")
-
-    @property
-    def language(self) -> str:
-        return self.get("agi_language")
-
-    @property
-    def args(self) -> tuple[str, ...]:
-        """agi_arg_1 .. agi_arg_n in order (stops at the first missing index)."""
-        out: list[str] = []
-        while f"agi_arg_{len(out) + 1}" in self.values:
-            out.append(self.values[f"agi_arg_{len(out) + 1}"])
-        return tuple(out)
+class State(enum.Enum):
+    AWAITING_ENVIRONMENT = "awaiting environment"
+    IDLE = "idle"  # a command may be sent
+    AWAITING_REPLY = "awaiting reply"
+    GONE = "gone"  # hung up, closed or unusable: nothing more may be sent
 
 
-class _LineSplitter:
-    """Bytes → text lines, with a cap so a peer without newlines cannot grow memory."""
-
-    def __init__(self, max_line: int) -> None:
-        self._buf = bytearray()
-        self._max = max_line
-
-    def push(self, data: bytes) -> None:
-        self._buf += data
-
-    def pop(self) -> str | None:
-        """The next complete line (without its line end), or None until more arrives."""
-        nl = self._buf.find(b"\n")
-        if nl < 0:
-            if len(self._buf) > self._max:
-                raise ProtocolError("line too long")
-            return None
-        if nl > self._max:
-            raise ProtocolError("line too long")
-        raw = bytes(self._buf[:nl])
-        del self._buf[: nl + 1]
-        return raw.rstrip(b"\r").decode("utf-8", "replace")
-
-    def take_rest(self) -> bytes:
-        rest = bytes(self._buf)
-        self._buf.clear()
-        return rest
+@dataclass(frozen=True)
+class EnvironmentReceived:
+    env: AgiEnvironment
 
 
-_ENV_LINE = re.compile(r"(agi_[A-Za-z0-9_]+):\s?(.*)")
+Event = EnvironmentReceived | Reply | HangupNotice
 
 
-class EnvironmentReader:
-    """Reads the header block; HANGUP lines inside it only set ``hangup_seen``."""
+class Connection:
+    """The Asterisk side of one FastAGI session, as state and rules only."""
 
-    def __init__(self, *, max_line: int = MAX_LINE, max_lines: int = MAX_ENV_LINES) -> None:
-        self._lines = _LineSplitter(max_line)
-        self._max_lines = max_lines
-        self._values: dict[str, str] = {}
-        self._count = 0
+    def __init__(self) -> None:
+        self._env_reader: EnvironmentReader | None = EnvironmentReader()
+        self._replies = ReplyReader()
         self.env: AgiEnvironment | None = None
-        self.hangup_seen = False
-        self.leftover = b""  # bytes after the blank line: the start of the reply stream
-
-    def feed(self, data: bytes) -> AgiEnvironment | None:
-        """Returns the environment once its blank line has arrived, else None."""
-        if self.env is not None:
-            self.leftover += data
-            return self.env
-        self._lines.push(data)
-        while (line := self._lines.pop()) is not None:
-            if line == "":
-                self.env = AgiEnvironment(MappingProxyType(dict(self._values)))
-                self.leftover = self._lines.take_rest()
-                return self.env
-            if line == "HANGUP":
-                self.hangup_seen = True
-                continue
-            self._count += 1
-            if self._count > self._max_lines:
-                raise ProtocolError("environment too long")
-            match = _ENV_LINE.fullmatch(line)
-            if match is None:
-                raise ProtocolError("not an agi_* environment line")
-            self._values[match.group(1)] = match.group(2)
-        return None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One command's answer. data is the "(...)" part; usage carries 510/511/520 text."""
-
-    code: int
-    result: str = ""
-    data: str | None = None
-    endpos: int | None = None
-    timed_out: bool = False
-    usage: str = ""
+        self.hangup_seen = False  # a HANGUP line, a 511 or EOF: the channel is gone
+        self._closed = False
+        self._awaiting = False  # a live waiter wants the next reply
+        self._orphans = 0  # commands sent whose waiter gave up: their replies are skipped
+        self._lost: type[AGIError] | None = None  # the stream is unusable, and why
 
     @property
-    def number(self) -> int | None:
-        """result as an int (a key's character code, a status), None when empty."""
+    def state(self) -> State:
+        if self._awaiting and not self._closed and self._lost is None:
+            return State.AWAITING_REPLY
+        if self.hangup_seen or self._closed or self._lost is not None:
+            return State.GONE
+        return State.AWAITING_ENVIRONMENT if self.env is None else State.IDLE
+
+    # --- bytes in ---------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Events for what arrived; ``b""`` is EOF. Garbage raises ProtocolError (and sticks)."""
+        if not data:
+            self._closed = self.hangup_seen = True
+            return [HangupNotice()]
         try:
-            return int(self.result)
-        except ValueError:
-            return None
+            return self._receive(data)
+        except ProtocolError:
+            self._lost = ProtocolError
+            raise
 
-
-@dataclass(frozen=True)
-class HangupNotice:
-    """An unsolicited ``HANGUP`` line: the channel is gone. Never a reply."""
-
-
-ReplyEvent = Reply | HangupNotice
-
-_CODE_LINE = re.compile(r"(\d{3})([ -])(.*)")
-_RESULT = re.compile(r"result=(\S*)\s*(.*)")
-_ENDPOS = re.compile(r"(.*?)\s*endpos=(-?\d+)")
-
-
-def parse_result(code: ReplyCode, text: str) -> Reply:
-    """``result=X (data) endpos=N`` → Reply; the data may itself hold spaces and parens."""
-    match = _RESULT.fullmatch(text)
-    if match is None:
-        raise ProtocolError("200 reply without result=")
-    result, rest = match.groups()
-    endpos = None
-    if (end := _ENDPOS.fullmatch(rest)) is not None:
-        rest, endpos = end.group(1), int(end.group(2))
-    data = rest[1:-1] if rest.startswith("(") and rest.endswith(")") else rest or None
-    return Reply(code, result, data, endpos, timed_out=data == "timeout")
-
-
-class ReplyReader:
-    """Bytes → replies and hang-up notices; skips ``100``, reads ``520-`` blocks whole."""
-
-    def __init__(self, *, max_line: int = MAX_LINE, max_usage_lines: int = MAX_USAGE_LINES):
-        self._lines = _LineSplitter(max_line)
-        self._max_usage = max_usage_lines
-        self._usage: list[str] | None = None  # inside a 520- block
-
-    def feed(self, data: bytes) -> list[ReplyEvent]:
-        events: list[ReplyEvent] = []
-        self._lines.push(data)
-        while (line := self._lines.pop()) is not None:
-            event = self._line(line)
-            if event is not None:
+    def _receive(self, data: bytes) -> list[Event]:
+        events: list[Event] = []
+        if self._env_reader is not None:
+            env = self._env_reader.feed(data)
+            if env is None:
+                return events
+            self.env, data = env, self._env_reader.leftover
+            self.hangup_seen = self.hangup_seen or self._env_reader.hangup_seen
+            self._env_reader = None
+            events.append(EnvironmentReceived(env))
+        for event in self._replies.feed(data):
+            if isinstance(event, HangupNotice):
+                self.hangup_seen = True
                 events.append(event)
+            elif self._orphans:
+                self._orphans -= 1
+            elif self._awaiting:
+                self._awaiting = False
+                self.hangup_seen = self.hangup_seen or event.code == ReplyCode.DEAD_CHANNEL
+                events.append(event)
+            else:
+                raise ProtocolError("a reply without a command")
         return events
 
-    def _line(self, line: str) -> ReplyEvent | None:
-        if self._usage is not None:
-            if line.startswith("520 "):
-                usage, self._usage = "\n".join(self._usage), None
-                return Reply(ReplyCode.USAGE, usage=usage)
-            if len(self._usage) >= self._max_usage:
-                raise ProtocolError("520 usage block too long")
-            self._usage.append(line)
-            return None
-        if line == "HANGUP":
-            return HangupNotice()
-        match = _CODE_LINE.fullmatch(line)
-        if match is None:
-            raise ProtocolError("not an AGI reply line")
-        number, sep, text = int(match.group(1)), match.group(2), match.group(3)
-        if number not in ReplyCode.__members__.values():
-            raise ProtocolError("unknown AGI reply code")
-        code = ReplyCode(number)
-        if code == ReplyCode.USAGE and sep == "-":
-            self._usage = [text]
-            return None
-        if sep == "-":
-            raise ProtocolError("continuation line outside a 520 block")
-        if code == ReplyCode.TRYING:
-            return None
-        if code == ReplyCode.SUCCESS:
-            return parse_result(code, text)
-        return Reply(code, usage=text)
+    # --- commands out -----------------------------------------------------------------
 
+    def send_command(self, verb: str, *args: str | int) -> bytes:
+        """The bytes of one command; refused unless idle (one command in flight)."""
+        line = format_command(verb, *args)
+        if self._lost is not None:
+            raise self._lost("call lost after an earlier failure")
+        if self.hangup_seen or self._closed:
+            raise HangupError("channel already hung up")
+        if self.env is None:
+            raise ProtocolError("no command before the environment")
+        if self._awaiting:
+            raise RuntimeError("one command in flight: await its reply first")
+        self._awaiting = True
+        return line
 
-_VERB = re.compile(r"[A-Z]+( [A-Z]+)*")
-_FORBIDDEN = ("\n", "\r", "\0")
+    def abandon_command(self) -> None:
+        """The waiter for the outstanding reply gave up (cancelled): skip that reply."""
+        if self._awaiting:
+            self._awaiting = False
+            self._orphans += 1
 
+    def channel_gone(self) -> None:
+        """The caller learned otherwise that the channel is gone (e.g. its status)."""
+        self.hangup_seen = True
 
-def quote(arg: str | int) -> str:
-    """One argument, always in double quotes; ``"`` and ``\\`` escaped."""
-    text = str(arg)
-    if any(ch in text for ch in _FORBIDDEN):
-        # The message never carries the value: arguments can be keyed digits.
-        raise ValueError("AGI argument contains a newline, carriage return or NUL")
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    def lose(self, why: type[AGIError]) -> None:
+        """The stream can no longer be trusted (e.g. a reply that never came)."""
+        self._lost = why
 
+    def judge(self, reply: Reply) -> Reply:
+        """A reply as the caller should see it: refusals and hang-ups raise.
 
-def format_command(verb: str, *args: str | int) -> bytes:
-    """``format_command("STREAM FILE", "x", "")`` → ``b'STREAM FILE "x" ""\\n'``.
-
-    The verb (upper-case words) is sent bare; every argument is quoted, so an argument can
-    never split into two or start another command.
-    """
-    if not _VERB.fullmatch(verb):
-        raise ValueError("AGI verb must be upper-case words")
-    line = " ".join([verb, *(quote(a) for a in args)]).encode()
-    if len(line) > MAX_COMMAND:
-        raise ValueError("AGI command line too long")
-    return line + b"\n"
-
-
-KNOWN_VERBS = frozenset(
-    {
-        "ANSWER", "CHANNEL STATUS", "CONTROL STREAM FILE", "DATABASE DEL", "DATABASE DELTREE",
-        "DATABASE GET", "DATABASE PUT", "EXEC", "GET DATA", "GET FULL VARIABLE", "GET OPTION",
-        "GET VARIABLE", "GOSUB", "HANGUP", "NOOP", "RECEIVE CHAR", "RECEIVE TEXT",
-        "RECORD FILE", "SAY ALPHA", "SAY DATE", "SAY DATETIME", "SAY DIGITS", "SAY NUMBER",
-        "SAY PHONETIC", "SAY TIME", "SEND IMAGE", "SEND TEXT", "SET AUTOHANGUP",
-        "SET CALLERID", "SET CONTEXT", "SET EXTENSION", "SET MUSIC", "SET PRIORITY",
-        "SET VARIABLE", "STREAM FILE", "TDD MODE", "VERBOSE", "WAIT FOR DIGIT",
-    }
-)  # fmt: skip
-
-
-def command_verb(line: str) -> str:
-    """The command name of a command line, without its arguments (safe to log)."""
-    words = line.split()
-    for n in (3, 2, 1):
-        verb = " ".join(words[:n]).upper()
-        if len(words) >= n and verb in KNOWN_VERBS:
-            return verb
-    return words[0].upper() if words else ""
+        ``result=-1`` means "the channel is gone" only when Asterisk also said so; otherwise
+        it is CommandFailed and the channel's status decides (agi.server asks it).
+        """
+        if reply.code == ReplyCode.DEAD_CHANNEL or reply.data == "hangup":
+            self.hangup_seen = True
+            raise HangupError("the channel is gone")
+        if reply.code in (ReplyCode.INVALID, ReplyCode.USAGE):
+            raise CommandError(reply.code, reply.usage)
+        if reply.result == "-1":
+            if self.hangup_seen:
+                raise HangupError("result -1 after a hang-up")
+            raise CommandFailed("result -1")
+        return reply

@@ -1,8 +1,8 @@
 """A thin asyncio FastAGI server: one task per call, a timeout on every read.
 
-Routing is an explicit registry built at start-up. The wire is parsed by agi.protocol;
-this module only moves bytes, bounds waits, and turns failures into something visible
-(a structlog event and the IVR_OUTCOME channel variable for the dialplan's apology).
+Routing is an explicit registry built at start-up. The protocol's rules live in
+agi.protocol.Connection; this module only moves bytes, bounds waits, and turns failures
+into something visible (a structlog event, and a channel variable the dialplan can test).
 """
 
 from __future__ import annotations
@@ -14,25 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
-from agi.channel import AgiChannel
-from agi.errors import AGIError, AGITimeout, CommandError, HangupError, ProtocolError
-from agi.protocol import (
-    AgiEnvironment,
-    EnvironmentReader,
-    HangupNotice,
-    Reply,
-    ReplyCode,
-    ReplyReader,
-    format_command,
-)
-from ivr.settings import Timing
+from agi.errors import AGIError, AGITimeout, CommandFailed, HangupError, ProtocolError
+from agi.protocol import Connection, Event, State
+from agi.wire import AgiEnvironment, Reply
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[["AgiCall"], Awaitable[None]]
 
-OUTCOME_VARIABLE = "IVR_OUTCOME"
-OUTCOME_ERROR = "error_internal"
 _READ_SIZE = 4096
 _CLEANUP_TIMEOUT_S = 5.0  # bound on the best-effort commands sent after a failure
 
@@ -56,9 +45,6 @@ class Registry:
     def get(self, script: str) -> Handler | None:
         return self._handlers.get(script)
 
-    def __contains__(self, script: object) -> bool:
-        return script in self._handlers
-
     @property
     def scripts(self) -> tuple[str, ...]:
         return tuple(sorted(self._handlers))
@@ -67,104 +53,72 @@ class Registry:
 class AgiCall:
     """One AGI session: the environment and a command method, one command at a time.
 
+    agi.protocol.Connection holds the rules; this class moves bytes and bounds each wait.
     Replies are read only while a command waits for one, so the call stays one task.
     """
 
     def __init__(
         self,
-        env: AgiEnvironment,
+        conn: Connection,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
         command_timeout_s: float,
-        leftover: bytes = b"",
-        hangup_seen: bool = False,
     ) -> None:
-        self.env = env
+        assert conn.env is not None, "a call starts once the environment has arrived"
+        self.env: AgiEnvironment = conn.env
+        self._conn = conn
         self._reader = reader
         self._writer = writer
         self._timeout = command_timeout_s
-        self._replies = ReplyReader()
-        self._pending: list[Reply] = []
         self._lock = asyncio.Lock()
-        self._gone = hangup_seen
-        self._lost: type[AGIError] | None = None  # why the stream became unusable, if it did
-        self._orphans = 0  # commands sent whose waiter was cancelled: skip their replies
-        self.channel = AgiChannel(self)
-        try:
-            self._absorb(leftover)
-        except ProtocolError:
-            self._lost = ProtocolError
 
     @property
     def gone(self) -> bool:
         """True once Asterisk said the channel hung up (HANGUP line, 511, EOF, ...)."""
-        return self._gone
+        return self._conn.hangup_seen
 
     async def command(self, verb: str, *args: str | int) -> Reply:
-        """Send one command and return its reply; hang-ups and refusals raise."""
-        line = format_command(verb, *args)
-        async with self._lock:
-            if self._gone:
-                raise HangupError("channel already hung up")
-            if self._lost is not None:
-                raise self._lost("call lost after an earlier failure")
+        """Send one command and return its reply; hang-ups, refusals and failures raise.
+
+        ``result=-1`` on a channel not known to be gone is told apart by asking its status:
+        a hang-up raises HangupError, a live channel CommandFailed.
+        """
+        try:
+            return await self._exchange(verb, *args)
+        except CommandFailed:
             try:
-                self._writer.write(line)
+                await self._exchange("CHANNEL STATUS")
+            except CommandFailed:
+                self._conn.channel_gone()
+                raise HangupError("no channel any more") from None
+            raise
+
+    async def _exchange(self, verb: str, *args: str | int) -> Reply:
+        async with self._lock:
+            self._writer.write(self._conn.send_command(verb, *args))
+            try:
                 reply = await asyncio.wait_for(self._send_and_read(), self._timeout)
             except asyncio.CancelledError:
-                self._orphans += 1  # its reply will still come; the next command skips it
+                self._conn.abandon_command()  # its reply will still come: skipped then
                 raise
             except TimeoutError:
-                self._lost = AGITimeout
+                self._conn.lose(AGITimeout)
                 raise AGITimeout(f"no reply to {verb} within {self._timeout}s") from None
-            except ProtocolError:
-                self._lost = ProtocolError
-                raise
-        return self._judge(reply)
-
-    def _judge(self, reply: Reply) -> Reply:
-        if reply.code == ReplyCode.DEAD_CHANNEL:
-            self._gone = True
-            raise HangupError("511: dead channel")
-        if reply.code in (ReplyCode.INVALID, ReplyCode.USAGE):
-            raise CommandError(reply.code, reply.usage)
-        if reply.result == "-1" or reply.data == "hangup":
-            self._gone = True
-            raise HangupError("result means the channel is gone")
-        return reply
+        return self._conn.judge(reply)
 
     async def _send_and_read(self) -> Reply:
         try:
             await self._writer.drain()
         except (ConnectionError, OSError) as exc:
-            self._gone = True
+            self._conn.receive_data(b"")
             raise HangupError("connection lost while sending") from exc
         while True:
-            reply = await self._next_reply()
-            if not self._orphans:
-                return reply
-            self._orphans -= 1
-
-    async def _next_reply(self) -> Reply:
-        while not self._pending:
-            try:
-                data = await self._reader.read(_READ_SIZE)
-            except (ConnectionError, OSError) as exc:
-                self._gone = True
-                raise HangupError("connection reset") from exc
-            if not data:
-                self._gone = True
+            for event in await _read_events(self._conn, self._reader):
+                if isinstance(event, Reply):
+                    return event
+            if self._conn.state is State.GONE:
                 raise HangupError("connection closed by Asterisk")
-            self._absorb(data)
-        return self._pending.pop(0)
-
-    def _absorb(self, data: bytes) -> None:
-        for event in self._replies.feed(data):
-            if isinstance(event, HangupNotice):
-                self._gone = True
-            else:
-                self._pending.append(event)
 
 
 class AgiServer:
@@ -177,8 +131,9 @@ class AgiServer:
         port: int = 4573,
         *,
         env_timeout_s: float = 5.0,
-        command_timeout_s: float = Timing.command_s,
-        max_call_s: float = Timing.max_call_s + 60.0,
+        command_timeout_s: float = 120.0,
+        max_call_s: float = 360.0,
+        failure_variable: tuple[str, str] | None = None,
     ) -> None:
         self.registry = registry
         self.host = host
@@ -186,6 +141,7 @@ class AgiServer:
         self.env_timeout_s = env_timeout_s
         self.command_timeout_s = command_timeout_s
         self.max_call_s = max_call_s
+        self.failure_variable = failure_variable  # (name, value) set when a handler fails
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -231,33 +187,32 @@ class AgiServer:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection()
         try:
-            envr = await asyncio.wait_for(_read_environment(reader), self.env_timeout_s)
+            await asyncio.wait_for(_read_environment(conn, reader), self.env_timeout_s)
         except TimeoutError:
             log.warning("agi.env_timeout", timeout_s=self.env_timeout_s)
             return
         except ProtocolError as exc:
-            log.warning("agi.env_invalid", reason=str(exc))
-            return
+            if conn.env is None:
+                log.warning("agi.env_invalid", reason=str(exc))
+                return  # garbage after the environment fails the call's first command
         except HangupError:
             log.info("agi.env_truncated")
             return
-        env = envr.env
-        assert env is not None
-        call = AgiCall(
-            env,
-            reader,
-            writer,
-            command_timeout_s=self.command_timeout_s,
-            leftover=envr.leftover,
-            hangup_seen=envr.hangup_seen,
-        )
-        handler = self.registry.get(env.script)
+        call = AgiCall(conn, reader, writer, command_timeout_s=self.command_timeout_s)
+        handler = self.registry.get(call.env.script)
         if handler is None:
-            log.warning("agi.unknown_script", script=env.script, uniqueid=env.uniqueid)
+            log.warning("agi.unknown_script", script=call.env.script, uniqueid=call.env.uniqueid)
             await _best_effort(call.command("HANGUP"))
             return
         await self._run(handler, call)
+
+    async def _tell_dialplan(self, call: AgiCall) -> None:
+        """Let the dialplan play its apology instead of the call ending in silence."""
+        if call.gone or self.failure_variable is None:
+            return
+        await _best_effort(call.command("SET VARIABLE", *self.failure_variable))
 
     async def _run(self, handler: Handler, call: AgiCall) -> None:
         where = {"script": call.env.script, "uniqueid": call.env.uniqueid}
@@ -273,24 +228,27 @@ class AgiServer:
                 _log_handler_error(exc, where)
             else:
                 log.warning("agi.call_deadline", max_call_s=self.max_call_s, **where)
-            await _tell_dialplan(call)
+            await self._tell_dialplan(call)
         except Exception as exc:
             _log_handler_error(exc, where)
-            await _tell_dialplan(call)
+            await self._tell_dialplan(call)
 
 
-async def _read_environment(reader: asyncio.StreamReader) -> EnvironmentReader:
-    """Reads to the blank line; EOF or reset before it is a hang-up, never a spin."""
-    envr = EnvironmentReader()
-    while True:
-        try:
-            data = await reader.read(_READ_SIZE)
-        except (ConnectionError, OSError) as exc:
-            raise HangupError("connection reset before the environment ended") from exc
-        if not data:
+async def _read_events(conn: Connection, reader: asyncio.StreamReader) -> list[Event]:
+    """One read's events; a reset connection is EOF, never a spin."""
+    try:
+        data = await reader.read(_READ_SIZE)
+    except (ConnectionError, OSError):
+        data = b""
+    return conn.receive_data(data)
+
+
+async def _read_environment(conn: Connection, reader: asyncio.StreamReader) -> None:
+    """Reads to the blank line; EOF before it is a hang-up."""
+    while conn.env is None:
+        await _read_events(conn, reader)
+        if conn.state is State.GONE and conn.env is None:
             raise HangupError("connection closed before the environment ended")
-        if envr.feed(data) is not None:
-            return envr
 
 
 def _log_handler_error(exc: BaseException, where: dict[str, str]) -> None:
@@ -298,13 +256,6 @@ def _log_handler_error(exc: BaseException, where: dict[str, str]) -> None:
     tb = traceback.extract_tb(exc.__traceback__)
     frames = [f"{f.filename}:{f.lineno} in {f.name}" for f in tb]
     log.error("agi.handler_error", error=type(exc).__name__, frames=frames, **where)
-
-
-async def _tell_dialplan(call: AgiCall) -> None:
-    """Let the dialplan play its apology instead of the call ending in silence."""
-    if call.gone:
-        return
-    await _best_effort(call.command("SET VARIABLE", OUTCOME_VARIABLE, OUTCOME_ERROR))
 
 
 async def _best_effort(command: Awaitable[Reply]) -> None:

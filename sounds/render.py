@@ -7,12 +7,10 @@ catalog renders anew. The stack bind-mounts that folder as Asterisk's `sounds/ja
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -128,20 +126,3 @@ def render(cache_dir: Path, *, force: bool = False) -> Path:
     shutil.rmtree(out_dir, ignore_errors=True)
     staging.rename(out_dir)
     return out_dir
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ivr.settings import Settings
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--force", action="store_true", help="render even when cached")
-    args = parser.parse_args(argv)
-    cache_dir = Settings.from_env().cache_dir
-    cached = is_rendered(cache_dir) and not args.force
-    out = render(cache_dir, force=args.force)
-    print(f"sounds: {'cached' if cached else 'rendered'} {len(all_entries())} prompts in {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

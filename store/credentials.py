@@ -21,10 +21,10 @@ from store import keys, scripts
 from store.audit import AuditEntry, read_audit
 from store.kdf import KdfParams, derive_async, matches, new_salt
 from store.redisconn import text, unavailable_on_error
-from store.types import StoreError, TpwState, Unit, VerifyOutcome
+from store.types import PASSWORD_LENGTH, StoreError, TpwState, Unit, VerifyOutcome
 
 MAX_FAILURES = 3
-_PASSWORD = re.compile(r"[0-9]{8}")
+_PASSWORD = re.compile(f"[0-9]{{{PASSWORD_LENGTH}}}")
 _RETRIES = 8
 
 
@@ -115,7 +115,7 @@ class CredentialStore:
         raises StoreUnavailable, so the caller never hears "done" for a half-done change.
         """
         if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
-            raise ValueError("a temporary password must be exactly 8 digits")
+            raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
         unit = Unit(unit)
         record_keys = self._keys(number)
         keys.checked(contract_number)

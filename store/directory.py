@@ -64,7 +64,7 @@ class Directory:
 
 
 class AsyncDirectory:
-    """ivr.ports.Directory: the same look-ups in a worker thread, off the event loop."""
+    """ivr.flow.ports.Directory: the same look-ups in a worker thread, off the event loop."""
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory

@@ -5,16 +5,25 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from ivr.settings import Limits
 from store import keys, scripts
 from store.redisconn import unavailable_on_error
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Per-caller limits checked at the caller check (0 disables a limit)."""
+
+    calls_per_hour: int = 10  # IVR_LIMIT_CALLS_PER_HOUR
+    failed_per_hour: int = 5  # calls ending in failed_strikes (IVR_LIMIT_FAILED_PER_HOUR)
+    window_s: int = 3600  # IVR_LIMIT_WINDOW_S
+
+
 class CallLimiter:
-    """ivr.ports.CallLimiter: one atomic script per check, keys in the caller's slot.
+    """The flow's CallLimiter port: one atomic script per check, keys in the caller's slot.
 
     admit() counts the call (refused ones too) and refuses it when, within the window, the
     caller made more than calls_per_hour calls or had failed_per_hour failed calls.

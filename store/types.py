@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+PASSWORD_LENGTH = 8  # digits of a temporary password: the flow's entries and the store agree
+
 
 class Unit(enum.StrEnum):
     """Authentication unit chosen at the menu (key 1, 2, 3)."""

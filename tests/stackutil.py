@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-IVRCTL = [sys.executable, "-m", "ivr.cli"]
+IVRCTL = [sys.executable, "-m", "ivr.app.cli"]
 REPO = Path(__file__).resolve().parents[1]
 
 

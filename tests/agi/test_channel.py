@@ -6,10 +6,10 @@ import inspect
 
 import pytest
 
-from agi.channel import FLUSH_WAIT_MS, AgiChannel
 from agi.errors import AGIError, HangupError
-from agi.protocol import Reply, format_command
-from ivr.ports import CallerHangup, Channel, Digits, Keyed, Sound
+from agi.wire import Reply, format_command
+from ivr.agi_channel import FLUSH_WAIT_MS, AgiChannel
+from ivr.flow.ports import CallerHangup, Channel, Digits, Keyed, Sound
 
 ESC = '"0123456789*#"'
 OK = Reply(200, "1")
@@ -221,10 +221,4 @@ async def test_hangup_sends_hangup_and_swallows_already_gone() -> None:
     call.done()
     call = ScriptedCall([("HANGUP", HangupError("gone"))])
     await AgiChannel(call).hangup()
-    call.done()
-
-
-async def test_set_variable() -> None:
-    call = ScriptedCall([('SET VARIABLE "IVR_OUTCOME" "done"', OK)])
-    await AgiChannel(call).set_variable("IVR_OUTCOME", "done")
     call.done()

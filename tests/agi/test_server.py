@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from structlog.testing import capture_logs
 
-from agi.errors import AGITimeout, CommandError, HangupError, ProtocolError
-from agi.protocol import Reply
+from agi.errors import AGIError, AGITimeout, CommandError, CommandFailed, HangupError, ProtocolError
 from agi.server import AgiCall, AgiServer, Handler, Registry
+from agi.wire import Reply
 
 WAIT = 5.0  # upper bound on any condition we wait for; never reached when things work
 
@@ -89,8 +89,9 @@ ServerFactory = Callable[..., Awaitable[AgiServer]]
 async def make_server() -> AsyncIterator[ServerFactory]:
     servers: list[AgiServer] = []
 
-    async def make(handlers: dict[str, Handler], **kwargs: float) -> AgiServer:
+    async def make(handlers: dict[str, Handler], **kwargs: object) -> AgiServer:
         kwargs.setdefault("command_timeout_s", WAIT)
+        kwargs.setdefault("failure_variable", ("IVR_OUTCOME", "error_internal"))
         server = AgiServer(Registry(handlers), "127.0.0.1", 0, **kwargs)
         await server.start()
         servers.append(server)
@@ -185,10 +186,36 @@ async def test_2_every_hangup_signal_is_one_exception(
     else:
         assert isinstance(ending, bytes)
         await fake.send(ending)
+        if ending.startswith(b"200 result=-1"):  # ambiguous: the channel's status decides
+            await fake.expect("CHANNEL STATUS", b"511 Command Not Permitted on a dead channel\n")
         await fake.expect_eof()  # the second command was never sent
     await asyncio.wait_for(done.wait(), WAIT)
     assert len(caught) == 2
     assert all(isinstance(exc, HangupError) for exc in caught)
+
+
+async def test_2_failed_playback_on_a_live_channel_is_not_a_hangup(
+    make_server: ServerFactory,
+) -> None:
+    """``-1`` from STREAM FILE (e.g. a missing prompt) while the channel is up: CommandFailed."""
+    caught: list[BaseException] = []
+
+    async def handler(call: AgiCall) -> None:
+        try:
+            await call.command("STREAM FILE", "tpw/missing", "")
+        except AGIError as exc:
+            caught.append(exc)
+        assert not call.gone
+        raise caught[0]
+
+    server = await make_server({"tmp-password": handler})
+    fake = await FakeAsterisk.connect(server.port, env_bytes())
+    await fake.expect('STREAM FILE "tpw/missing" ""', b"200 result=-1 endpos=0\n")
+    await fake.expect("CHANNEL STATUS", b"200 result=6\n")  # 6: up
+    # the handler's failure reaches the dialplan, which plays its apology
+    await fake.expect('SET VARIABLE "IVR_OUTCOME" "error_internal"', b"200 result=1\n")
+    await fake.expect_eof()
+    assert [type(exc) for exc in caught] == [CommandFailed]
 
 
 # 3. Timeouts: environment, each command, the whole call

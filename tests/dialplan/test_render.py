@@ -8,7 +8,8 @@ import pytest
 from asterisk.config import Config
 
 from dialplan import render
-from ivr.settings import Settings
+from ivr.app.settings import Settings
+from ivr.app.stack import dialplan_values
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def rendered(tmp_path) -> Path:
     )
     out = tmp_path / "etc"
     render.render(
-        out, render.values(settings, moddir="/usr/lib/x/asterisk/modules", ami_secret="s3cret")
+        out, dialplan_values(settings, moddir="/usr/lib/x/asterisk/modules", ami_secret="s3cret")
     )
     return out
 

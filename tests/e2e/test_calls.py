@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ivr.calllog import CALL_END_FIELDS
+from ivr.flow.calllog import CALL_END_FIELDS
 from tests.e2e.rtp_pcap import KeyPress, keys_at
 from tests.e2e.sipp import CallOutcome, CallSpec, run_call
 

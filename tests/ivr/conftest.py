@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import structlog
 
-from ivr.flow import run_call
-from ivr.outcomes import CallInfo, CallResult
-from ivr.settings import Timing
+from ivr.flow.call import run_call
+from ivr.flow.outcomes import CallInfo, CallResult
+from ivr.flow.timing import Timing
 from store.types import Subscriber
 from tests.ivr.fakes import FakeChannel, FakeDirectory, FakeLimiter, FakeStore, ScriptItem
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ivr.ports import CallerHangup, Keyed, PromptItem
+from ivr.flow.ports import CallerHangup, Keyed, PromptItem
 from store.types import StoreUnavailable, Subscriber, Unit
 
 ScriptItem = Keyed | CallerHangup | asyncio.Event

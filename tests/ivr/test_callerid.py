@@ -1,6 +1,6 @@
 import pytest
 
-from ivr.callerid import CallerId, Withheld, normalise
+from ivr.flow.callerid import CallerId, Withheld, normalise
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ivr.flow import TABLE, End, S, State
+from ivr.flow.table import TABLE, End, S, State
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "call-flow.md"
 

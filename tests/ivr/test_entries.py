@@ -1,6 +1,6 @@
 import pytest
 
-from ivr.entries import (
+from ivr.flow.entries import (
     CONFIRM,
     MENU,
     PASSWORD,
@@ -11,8 +11,8 @@ from ivr.entries import (
     judge_password,
     judge_target,
 )
-from ivr.ports import Digits, Keyed, Sound
-from ivr.settings import Timing
+from ivr.flow.ports import Digits, Keyed, Sound
+from ivr.flow.timing import Timing
 from sounds.catalog import Prompt
 from store.types import Unit
 from tests.ivr.fakes import key, pound, timer
@@ -80,10 +80,8 @@ def test_confirmation() -> None:
 
 
 def test_declarations() -> None:
-    assert (MENU.max_digits, MENU.terminator) == (1, None)
-    assert (TARGET.max_digits, TARGET.terminator) == (16, "#")
-    assert (PASSWORD.max_digits, PASSWORD.terminator) == (8, None)
-    assert (CONFIRM.max_digits, CONFIRM.terminator) == (8, None)
+    assert (MENU.max_digits, TARGET.max_digits) == (1, 16)
+    assert PASSWORD.max_digits == CONFIRM.max_digits == 8
 
 
 def test_timed_takes_the_running_timing() -> None:

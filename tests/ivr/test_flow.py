@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ivr.outcomes import Outcome, Step
-from ivr.ports import Digits, Keyed, PromptItem, Sound
-from ivr.settings import Timing
+from ivr.flow.outcomes import Outcome, Step
+from ivr.flow.ports import Digits, Keyed, PromptItem, Sound
+from ivr.flow.timing import Timing
 from sounds.catalog import Prompt
 from store.types import Unit
 from tests.ivr.conftest import (

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from ivr.outcomes import Outcome, Step
-from ivr.ports import CallerHangup, Digits, Sound
-from ivr.settings import Timing
+from ivr.flow.outcomes import Outcome, Step
+from ivr.flow.ports import CallerHangup, Digits, Sound
+from ivr.flow.timing import Timing
 from sounds.catalog import Prompt
 from store.types import StoreUnavailable
 from tests.ivr.conftest import (

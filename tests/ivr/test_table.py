@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-import ivr.flow as flow
-from ivr.flow import TABLE, E, S
-from ivr.outcomes import Outcome
-from ivr.ports import CallerHangup
+import ivr.flow.call as flow
+from ivr.flow.outcomes import Outcome
+from ivr.flow.ports import CallerHangup
+from ivr.flow.table import TABLE, E, S
 from store.types import StoreUnavailable
 from tests.ivr.conftest import ADDITIONAL, CONTRACT, FOREIGN, PW, PW2, Dial
 from tests.ivr.fakes import FakeLimiter, FakeStore, key, pound, timer

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from ivr.settings import Limits
 from store import keys
 from store.credentials import CredentialStore
-from store.limits import CallLimiter
+from store.limits import CallLimiter, Limits
 from store.types import Unit
 from tests.store.conftest import DAY, PASSWORDS, PW, PW2, PW_WRONG, T0, FakeClock
 

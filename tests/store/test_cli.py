@@ -1,4 +1,4 @@
-"""`subscribers …` and `tpw …` through a tiny parser built with store.cli.register."""
+"""`subscribers …` and `tpw …` through a tiny parser built with ivr.app.store_cli.register."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
-from store import cli
+from ivr.app import store_cli as cli
 from store.credentials import CredentialStore
 from store.pepper import load_or_create
 from store.redisconn import connect

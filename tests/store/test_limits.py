@@ -7,9 +7,8 @@ import asyncio
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
-from ivr.settings import Limits
 from store import keys
-from store.limits import CallLimiter
+from store.limits import CallLimiter, Limits
 from tests.store.conftest import FakeClock
 
 CALLER = "0664806000"

@@ -8,10 +8,12 @@ import signal
 import structlog
 
 from agi.server import AgiCall, AgiServer, Registry
-from ivr.calllog import configure_logging, log_call_end
-from ivr.flow import run_call
-from ivr.outcomes import CallInfo
-from ivr.settings import Settings
+from ivr import dialplan_variables as var
+from ivr.agi_channel import AgiChannel
+from ivr.app.settings import Settings
+from ivr.flow.call import run_call
+from ivr.flow.calllog import configure_logging, log_call_end
+from ivr.flow.outcomes import CallInfo
 from store.credentials import CredentialStore
 from store.directory import AsyncDirectory, Directory
 from store.limits import CallLimiter
@@ -32,7 +34,7 @@ def tmp_password_handler(
             caller_raw=call.env.callerid,
             did=call.env.extension or "",
         )
-        result = await run_call(info, call.channel, directory, store, limiter, settings.timing)
+        result = await run_call(info, AgiChannel(call), directory, store, limiter, settings.timing)
         log_call_end(info, result, result.duration_ms)
 
     return handle
@@ -56,8 +58,9 @@ async def serve(settings: Settings) -> None:
         registry,
         settings.agi_host,
         settings.agi_port,
-        command_timeout_s=settings.timing.command_s,
+        command_timeout_s=settings.agi_command_s,
         max_call_s=settings.timing.max_call_s + BACKSTOP_MARGIN_S,
+        failure_variable=(var.OUTCOME, var.OUTCOME_ERROR),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

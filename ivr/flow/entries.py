@@ -2,7 +2,7 @@
 
 An entry says what is played and how keying ends; a judge says "ok" or why it is a strike.
 Neither touches a channel, so every key rule of call-flow.md is a one-line test.
-Key rules (the channel implements them, see ivr.ports.Keyed): the key that interrupted a
+Key rules (the channel implements them, see ivr.flow.ports.Keyed): the key that interrupted a
 prompt is the entry's first key; `#` ends an entry and is never part of the digits; the
 first-key timer expiring is "no input"; the inter-key timer ends the entry, judged as keyed.
 """
@@ -13,10 +13,10 @@ import enum
 import hmac
 from dataclasses import dataclass, replace
 
-from ivr.ports import Digits, Keyed, PromptItem, Sound
-from ivr.settings import Timing
+from ivr.flow.ports import Digits, Keyed, PromptItem, Sound
+from ivr.flow.timing import Timing
 from sounds.catalog import Prompt
-from store.types import Unit
+from store.types import PASSWORD_LENGTH, Unit
 
 
 class Strike(enum.StrEnum):
@@ -33,14 +33,13 @@ class Strike(enum.StrEnum):
 class Entry:
     """One thing the caller keys: prompts, how it ends, its timers and tries.
 
-    terminator documents the rule; the channel always ends an entry on `#` (for entries
-    without a terminator a `#` before max_digits is judged a strike).
+    The channel always ends an entry on `#`; the judges decide what that means (for the
+    target it is the terminator, for the menu and the password a strike).
     say_target: the target number is read back before the prompts (password step).
     """
 
     prompt: tuple[Prompt, ...]
     max_digits: int
-    terminator: str | None
     first_key_s: float = Timing.first_key_s
     inter_key_s: float = Timing.inter_key_s
     tries: int = Timing.tries
@@ -64,18 +63,15 @@ class Entry:
         return items
 
 
-MENU = Entry(prompt=(Prompt.UNIT_MENU,), max_digits=1, terminator=None)
+MENU = Entry(prompt=(Prompt.UNIT_MENU,), max_digits=1)
 # 16 is a cap, not a rule: no directory number is that long, so hitting it is a strike.
-TARGET = Entry(prompt=(Prompt.ASK_TARGET,), max_digits=16, terminator="#")
+TARGET = Entry(prompt=(Prompt.ASK_TARGET,), max_digits=16)
 PASSWORD = Entry(
     prompt=(Prompt.PASSWORD_INTRO, Prompt.ASK_PASSWORD),
-    max_digits=8,
-    terminator=None,
+    max_digits=PASSWORD_LENGTH,
     say_target=True,
 )
-CONFIRM = Entry(prompt=(Prompt.ASK_CONFIRM,), max_digits=8, terminator=None)
-
-PASSWORD_LENGTH = 8
+CONFIRM = Entry(prompt=(Prompt.ASK_CONFIRM,), max_digits=PASSWORD_LENGTH)
 MENU_KEYS: dict[str, Unit] = {"1": Unit.LINE, "2": Unit.NUMBER, "3": Unit.ADMIN_USER}
 
 

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialplan import render as dialplan
-from ivr import probes, procs
-from ivr.settings import Settings
+from ivr import dialplan_variables as var
+from ivr.app import probes, procs
+from ivr.app.settings import Settings
 from sounds import render as sounds
 
 ASTERISK_CONF = "/ivr/asterisk/etc/asterisk.conf"  # the state dir is mounted at /ivr
+AMI_USER = "ivr"
+# The dialplan's own backstop beyond the flow's maximum call duration.
+HARD_LIMIT_MARGIN_S = 60
 COMPONENTS = ("redis", "agi", "asterisk")  # start order; stopped in reverse
 
 
@@ -44,6 +48,25 @@ class Layout:
 
     def log(self, name: str) -> Path:
         return self.settings.log_dir / f"{name}.out"
+
+
+def dialplan_values(settings: Settings, *, moddir: str, ami_secret: str) -> dict[str, str]:
+    """The dialplan templates' placeholders for one stack."""
+    return {
+        "moddir": moddir,
+        "sip_host": settings.sip_host,
+        "sip_port": str(settings.sip_port),
+        "agi_host": settings.agi_host,
+        "agi_port": str(settings.agi_port),
+        "ami_port": str(settings.ami_port),
+        "ami_user": AMI_USER,
+        "ami_secret": ami_secret,
+        "rtp_start": "10000",
+        "rtp_end": "20000",
+        "hard_limit_s": str(int(settings.timing.max_call_s) + HARD_LIMIT_MARGIN_S),
+        "outcome_var": var.OUTCOME,
+        "outcome_error": var.OUTCOME_ERROR,
+    }
 
 
 def _moddir(root: Path) -> str:
@@ -77,7 +100,7 @@ def prepare(layout: Layout) -> None:
     load_or_create(s.pepper_file)
     dialplan.render(
         layout.asterisk_dir / "etc",
-        dialplan.values(s, moddir=_moddir(layout.root), ami_secret=_ami_secret(layout)),
+        dialplan_values(s, moddir=_moddir(layout.root), ami_secret=_ami_secret(layout)),
     )
     migrate(s.database_url)
 
@@ -152,7 +175,7 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     prepare(layout)
     argv = {
         "redis": _redis_argv,
-        "agi": lambda _l: [sys.executable, "-m", "ivr.serve"],
+        "agi": lambda _l: [sys.executable, "-m", "ivr.app.serve"],
         "asterisk": _asterisk_argv,
     }
     try:

@@ -1,4 +1,6 @@
-"""The call flow's Channel, spoken as AGI commands. The flow never sees an AGI line.
+"""The adaptor: the call flow's Channel port spoken as AGI commands (agi/).
+
+The flow never sees an AGI line; agi's HangupError becomes the flow's CallerHangup here.
 
 Asterisk drops keys that arrive while no AGI command runs, so an entry is collected with
 as few commands as possible: prompts with escape digits, then one ``Read()`` that has
@@ -11,10 +13,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from agi.errors import AGIError, HangupError
-from agi.protocol import ESCAPE_ALL, Reply
-from ivr.ports import Digits, Keyed, PromptItem, Sound
+from agi.wire import ESCAPE_ALL, Reply
+from ivr import dialplan_variables as var
+from ivr.flow.ports import CallerHangup, Digits, Keyed, PromptItem, Sound
 
-KEYS_VARIABLE = "IVRKEYS"
 # A key typed just after an entry ended (a 9th digit) comes a few hundred ms later: wait that long.
 FLUSH_WAIT_MS = 400
 FLUSH_MAX_ROUNDS = 20
@@ -33,11 +35,24 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-class AgiChannel:
-    """ivr.ports.Channel over one AGI call."""
+class _Commands:
+    """A CommandSender whose hang-ups are the flow's CallerHangup."""
 
     def __init__(self, call: CommandSender) -> None:
         self._call = call
+
+    async def command(self, verb: str, *args: str | int) -> Reply:
+        try:
+            return await self._call.command(verb, *args)
+        except HangupError as exc:
+            raise CallerHangup(str(exc)) from exc
+
+
+class AgiChannel:
+    """ivr.flow.ports.Channel over one AGI call."""
+
+    def __init__(self, call: CommandSender) -> None:
+        self._call = _Commands(call)
         self._timeouts: dict[str, str] = {}  # last TIMEOUT(...) value sent on this channel
 
     async def collect(
@@ -80,11 +95,8 @@ class AgiChannel:
         """Hang up from our side; a channel already gone is the same end."""
         try:
             await self._call.command("HANGUP")
-        except HangupError:
+        except CallerHangup:
             pass
-
-    async def set_variable(self, name: str, value: str) -> None:
-        await self._call.command("SET VARIABLE", name, value)
 
     async def _play(self, item: PromptItem, escape: str) -> str:
         """Plays one item; returns the key that interrupted it, or ""."""
@@ -111,16 +123,16 @@ class AgiChannel:
             raise ValueError("prompt id must not contain ',' or '|'")
         await self._set_timeout("response", response_s)
         await self._set_timeout("digit", digit_s)
-        await self._call.command("EXEC", "Read", f"{KEYS_VARIABLE},{prompt},{n}")
-        value = (await self._call.command("GET VARIABLE", KEYS_VARIABLE)).data or ""
-        status = (await self._call.command("GET VARIABLE", "READSTATUS")).data or ""
+        await self._call.command("EXEC", "Read", f"{var.KEYS},{prompt},{n}")
+        value = (await self._call.command("GET VARIABLE", var.KEYS)).data or ""
+        status = (await self._call.command("GET VARIABLE", var.READ_STATUS)).data or ""
         digits = first + value
         if status == "TIMEOUT":
             return Keyed(digits, timed_out=True)
         if status == "OK":
             return Keyed(digits, terminated=len(value) < n)
         if status == "HANGUP":
-            raise HangupError("Read() saw the hang-up")
+            raise CallerHangup("Read() saw the hang-up")
         raise AGIError(f"Read() ended with status {status or 'unset'}")
 
     async def _set_timeout(self, which: str, seconds: float) -> None:

@@ -13,13 +13,14 @@ import os
 import re
 import sys
 from collections.abc import MutableMapping
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from ivr.outcomes import CallInfo, CallResult
+from ivr.flow.outcomes import CallInfo, CallResult
 
 LOGGER_NAME = "ivr.calls"
 REDACTED = "[redacted]"
@@ -27,18 +28,6 @@ REDACTED = "[redacted]"
 _SECRET_PARTS = ("password", "passwd", "secret", "digit", "dtmf", "verifier", "pepper")
 _SECRET_WORDS = frozenset({"pw", "pin", "key", "keys", "keyed"})
 _WORD = re.compile(r"[a-z0-9]+")
-
-CALL_END_FIELDS = (
-    "call_id",
-    "caller",
-    "did",
-    "unit",
-    "target",
-    "outcome",
-    "step",
-    "strikes",
-    "duration_ms",
-)
 
 
 def _is_secret_name(name: str) -> bool:
@@ -128,20 +117,41 @@ def _logger() -> Any:
     return structlog.get_logger(LOGGER_NAME)
 
 
+@dataclass(frozen=True)
+class CallEnd:
+    """A `call.end` line: exactly the fields of interfaces.md, in their order."""
+
+    call_id: str
+    caller: str | None
+    did: str
+    unit: str | None
+    target: str | None
+    outcome: str
+    step: str
+    strikes: int
+    duration_ms: int
+
+    @classmethod
+    def of(cls, call: CallInfo, result: CallResult, duration_ms: int) -> CallEnd:
+        return cls(
+            call_id=call.call_id,
+            caller=result.caller,
+            did=call.did,
+            unit=str(result.unit) if result.unit is not None else None,
+            target=result.target,
+            outcome=str(result.outcome),
+            step=str(result.step),
+            strikes=result.strikes,
+            duration_ms=int(duration_ms),
+        )
+
+
+CALL_END_FIELDS = tuple(f.name for f in fields(CallEnd))
+
+
 def log_call_end(call: CallInfo, result: CallResult, duration_ms: int) -> None:
-    """The one `call.end` line of a call, with exactly the fields of interfaces.md."""
-    _logger().info(
-        "call.end",
-        call_id=call.call_id,
-        caller=result.caller,
-        did=call.did,
-        unit=str(result.unit) if result.unit is not None else None,
-        target=result.target,
-        outcome=str(result.outcome),
-        step=str(result.step),
-        strikes=result.strikes,
-        duration_ms=int(duration_ms),
-    )
+    """The one `call.end` line of a call."""
+    _logger().info("call.end", **asdict(CallEnd.of(call, result, duration_ms)))
 
 
 def log_call_start(call: CallInfo, caller: str | None) -> None:

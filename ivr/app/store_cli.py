@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from ivr.settings import Settings
+from ivr.app.settings import Settings
 from store.credentials import CredentialStore
 from store.directory import Directory
 from store.importer import ImportRejected, import_csv

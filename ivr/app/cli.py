@@ -7,8 +7,10 @@ import signal
 import sys
 import threading
 
-from ivr import stack
-from ivr.settings import Settings
+from ivr.app import serve, stack, store_cli
+from ivr.app.settings import Settings
+from sounds import render as sounds
+from sounds.catalog import all_entries
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -56,6 +58,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sounds(args: argparse.Namespace) -> int:
+    """`make sounds`: render every prompt of the catalog once per machine (cache dir)."""
+    cache_dir = Settings.from_env().cache_dir
+    cached = sounds.is_rendered(cache_dir) and not args.force
+    out = sounds.render(cache_dir, force=args.force)
+    print(f"sounds: {'cached' if cached else 'rendered'} {len(all_entries())} prompts in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivrctl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="the whole service in the foreground")
     p_run.set_defaults(func=_run)
     p_serve = sub.add_parser("serve", help="the FastAGI server alone, in the foreground")
-    p_serve.set_defaults(func=lambda _a: __import__("ivr.serve").serve.main())
-    from store import cli as store_cli  # noqa: PLC0415
-
+    p_serve.set_defaults(func=lambda _a: serve.main())
+    p_sounds = sub.add_parser("sounds", help="render the prompts from the catalog (cached)")
+    p_sounds.add_argument("--force", action="store_true", help="render even when cached")
+    p_sounds.set_defaults(func=_sounds)
     store_cli.register(sub)
     return parser
 

@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ivr.flow.timing import Timing
+from store.limits import Limits
+
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
@@ -38,26 +41,6 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
-class Timing:
-    """How long the call flow waits (seconds), and how many tries a step gets."""
-
-    first_key_s: float = 10.0  # after a prompt, for the first key (IVR_FIRST_KEY_S)
-    inter_key_s: float = 5.0  # between keys of one entry (IVR_INTER_KEY_S)
-    tries: int = 3  # wrong entries at one step before the call ends (IVR_TRIES)
-    max_call_s: float = 300.0  # whole call, then outcome timeout_call (IVR_MAX_CALL_S)
-    command_s: float = 120.0  # bound on one AGI command's reply (IVR_AGI_COMMAND_S)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-caller limits checked at the caller check (0 disables a limit)."""
-
-    calls_per_hour: int = 10  # IVR_LIMIT_CALLS_PER_HOUR
-    failed_per_hour: int = 5  # calls ending in failed_strikes (IVR_LIMIT_FAILED_PER_HOUR)
-    window_s: int = 3600  # IVR_LIMIT_WINDOW_S
-
-
-@dataclass(frozen=True)
 class Settings:
     state_dir: Path
     sip_host: str
@@ -70,6 +53,7 @@ class Settings:
     pepper_file: Path
     cache_dir: Path
     database_url: str
+    agi_command_s: float = 120.0  # bound on one AGI command's reply (IVR_AGI_COMMAND_S)
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
 
@@ -107,12 +91,12 @@ class Settings:
             pepper_file=Path(env.get("IVR_PEPPER_FILE") or state_dir / "pepper").absolute(),
             cache_dir=Path(env.get("IVR_CACHE_DIR") or cache_default).absolute(),
             database_url=env.get("IVR_DATABASE_URL") or f"sqlite:///{state_dir / 'ivr.db'}",
+            agi_command_s=_float(env, "IVR_AGI_COMMAND_S", cls.agi_command_s),
             timing=Timing(
                 first_key_s=_float(env, "IVR_FIRST_KEY_S", Timing.first_key_s),
                 inter_key_s=_float(env, "IVR_INTER_KEY_S", Timing.inter_key_s),
                 tries=_int(env, "IVR_TRIES", Timing.tries) or Timing.tries,
                 max_call_s=_float(env, "IVR_MAX_CALL_S", Timing.max_call_s),
-                command_s=_float(env, "IVR_AGI_COMMAND_S", Timing.command_s),
             ),
             limits=Limits(
                 calls_per_hour=_int(env, "IVR_LIMIT_CALLS_PER_HOUR", Limits.calls_per_hour),

@@ -1,0 +1,12 @@
+"""Channel-variable names shared by the adaptor, the server's wiring and the dialplan templates.
+
+One place for each name, so the dialplan (rendered from dialplan/templates) and the Python
+side cannot drift apart.
+"""
+
+from __future__ import annotations
+
+KEYS = "IVRKEYS"  # where Read() leaves an entry's keys (read back at once, never logged)
+READ_STATUS = "READSTATUS"  # Asterisk's own: OK, TIMEOUT, HANGUP, ...
+OUTCOME = "IVR_OUTCOME"  # set to OUTCOME_ERROR when the handler fails: the dialplan apologises
+OUTCOME_ERROR = "error_internal"
