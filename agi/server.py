@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import structlog
 
@@ -22,6 +24,9 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[["AgiCall"], Awaitable[None]]
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+SECRET_PARAM = "auth"  # agi://host:port/script?auth=SECRET: only our dialplan knows it
 _READ_SIZE = 4096
 _CLEANUP_TIMEOUT_S = 5.0  # bound on the best-effort commands sent after a failure
 
@@ -134,6 +139,9 @@ class AgiServer:
         command_timeout_s: float = 120.0,
         max_call_s: float = 360.0,
         failure_variable: tuple[str, str] | None = None,
+        allow: Sequence[str] = LOOPBACK,
+        secret: str | None = None,
+        max_calls: int = 0,
     ) -> None:
         self.registry = registry
         self.host = host
@@ -142,6 +150,9 @@ class AgiServer:
         self.command_timeout_s = command_timeout_s
         self.max_call_s = max_call_s
         self.failure_variable = failure_variable  # (name, value) set when a handler fails
+        self.allow = tuple(ipaddress.ip_network(net, strict=False) for net in allow)
+        self._secret = secret  # compared in constant time with the URL's SECRET_PARAM
+        self.max_calls = max_calls  # 0: no cap
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -179,14 +190,22 @@ class AgiServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            await self._serve(reader, writer)
+            address = _peer(writer)
+            if not any(address in net for net in self.allow if address is not None):
+                log.warning("agi.refused", address=str(address), reason="address")
+            elif self.max_calls and len(self._tasks) > self.max_calls:
+                log.warning("agi.refused", address=str(address), reason="capacity")
+            else:
+                await self._serve(reader, writer, address)
         finally:
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: IPAddress
+    ) -> None:
         conn = Connection()
         try:
             await asyncio.wait_for(_read_environment(conn, reader), self.env_timeout_s)
@@ -200,6 +219,9 @@ class AgiServer:
         except HangupError:
             log.info("agi.env_truncated")
             return
+        if self._secret is not None and not _same(conn.env.param(SECRET_PARAM), self._secret):
+            log.warning("agi.refused", address=str(address), reason="secret")
+            return  # no command: whoever this is learns nothing and drives nothing
         call = AgiCall(conn, reader, writer, command_timeout_s=self.command_timeout_s)
         handler = self.registry.get(call.env.script)
         if handler is None:
@@ -232,6 +254,21 @@ class AgiServer:
         except Exception as exc:
             _log_handler_error(exc, where)
             await self._tell_dialplan(call)
+
+
+def _peer(writer: asyncio.StreamWriter) -> IPAddress | None:
+    peer = writer.get_extra_info("peername")
+    try:
+        address = ipaddress.ip_address(peer[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _same(given: str, secret: str) -> bool:
+    return hmac.compare_digest(given.encode(), secret.encode())
 
 
 async def _read_events(conn: Connection, reader: asyncio.StreamReader) -> list[Event]:

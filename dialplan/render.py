@@ -17,13 +17,10 @@ class ConfTemplate(Template):
     delimiter = "@"
 
 
-def render(out_dir: Path, mapping: dict[str, str]) -> list[Path]:
-    """Write every template into out_dir; returns the files written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for template in sorted(TEMPLATES.glob("*.conf")):
-        text = ConfTemplate(template.read_text()).substitute(mapping)
-        target = out_dir / template.name
-        target.write_text(text)
-        written.append(target)
-    return written
+def render(mapping: dict[str, str]) -> dict[str, str]:
+    """Every template filled in: {file name: text}. The caller writes them (0600: they hold
+    the AMI and AGI secrets)."""
+    return {
+        template.name: ConfTemplate(template.read_text()).substitute(mapping)
+        for template in sorted(TEMPLATES.glob("*.conf"))
+    }

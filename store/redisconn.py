@@ -15,10 +15,17 @@ from store.types import StoreUnavailable
 TIMEOUT_S = 5.0
 
 
-def connect(url: str, *, timeout_s: float = TIMEOUT_S) -> aioredis.Redis:
-    """An asyncio client whose connects and replies all time out (no call hangs forever)."""
+def connect(
+    url: str, *, password: str | None = None, timeout_s: float = TIMEOUT_S
+) -> aioredis.Redis:
+    """An asyncio client whose connects and replies all time out (no call hangs forever).
+
+    password: sent with AUTH when given (from a 0600 file, never in the URL on a command line).
+    """
+    extra = {"password": password} if password is not None else {}
     return aioredis.Redis.from_url(
         url,
+        **extra,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,

@@ -5,6 +5,7 @@ Every default is documented here and in README; `shared/spec/interfaces.md` is t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,31 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if not 0 < value < 65536:
+        raise ValueError(f"{name} must be a port number (1-65535), got {env.get(name)!r}")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw).absolute() if raw else None
+
+
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if not raw:
+        return default
+    nets = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for net in nets:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {net!r} is not an address or network") from None
+    return nets
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path
@@ -54,6 +80,10 @@ class Settings:
     cache_dir: Path
     database_url: str
     agi_command_s: float = 120.0  # bound on one AGI command's reply (IVR_AGI_COMMAND_S)
+    agi_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # IVR_AGI_ALLOW (comma-separated)
+    agi_max_calls: int = 600  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
+    agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
+    redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
 
@@ -61,6 +91,22 @@ class Settings:
     def redis_url(self) -> str:
         """The one URL rule every ivrctl command and the server share."""
         return self.redis_url_env or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def agi_secret_path(self) -> Path:
+        return self.agi_secret_file or self.state_dir / "agi-secret"
+
+    @property
+    def redis_password_path(self) -> Path:
+        return self.redis_password_file or self.state_dir / "redis-password"
+
+    def redis_password(self) -> str | None:
+        """The Redis password every client sends: the file's, or None when there is none
+        (an external Redis whose URL carries its own credentials)."""
+        from ivr.app.secret_files import read_secret  # noqa: PLC0415
+
+        path = self.redis_password_path
+        return read_secret(path) if path.exists() else None
 
     @property
     def private_redis(self) -> bool:
@@ -82,16 +128,20 @@ class Settings:
         return cls(
             state_dir=state_dir,
             sip_host=env.get("IVR_SIP_HOST") or "127.0.0.1",
-            sip_port=_int(env, "IVR_SIP_PORT", 5060),
+            sip_port=_port(env, "IVR_SIP_PORT", 5060),
             agi_host=env.get("IVR_AGI_HOST") or "127.0.0.1",
-            agi_port=_int(env, "IVR_AGI_PORT", 4573),
-            ami_port=_int(env, "IVR_AMI_PORT", 5038),
+            agi_port=_port(env, "IVR_AGI_PORT", 4573),
+            ami_port=_port(env, "IVR_AMI_PORT", 5038),
             redis_url_env=env.get("IVR_REDIS_URL") or None,
-            redis_port=_int(env, "IVR_REDIS_PORT", 6380),
+            redis_port=_port(env, "IVR_REDIS_PORT", 6380),
             pepper_file=Path(env.get("IVR_PEPPER_FILE") or state_dir / "pepper").absolute(),
             cache_dir=Path(env.get("IVR_CACHE_DIR") or cache_default).absolute(),
             database_url=env.get("IVR_DATABASE_URL") or f"sqlite:///{state_dir / 'ivr.db'}",
             agi_command_s=_float(env, "IVR_AGI_COMMAND_S", cls.agi_command_s),
+            agi_allow=_networks(env, "IVR_AGI_ALLOW", cls.agi_allow),
+            agi_max_calls=_int(env, "IVR_AGI_MAX_CALLS", cls.agi_max_calls),
+            agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
+            redis_password_file=_path(env, "IVR_REDIS_PASSWORD_FILE"),
             timing=Timing(
                 first_key_s=_float(env, "IVR_FIRST_KEY_S", Timing.first_key_s),
                 inter_key_s=_float(env, "IVR_INTER_KEY_S", Timing.inter_key_s),

@@ -7,7 +7,7 @@ kernel drops those mounts and nothing ever stays mounted on the host.
 
 from __future__ import annotations
 
-import secrets
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from pathlib import Path
 from dialplan import render as dialplan
 from ivr import dialplan_variables as var
 from ivr.app import probes, procs
+from ivr.app.secret_files import private_dir, read_or_create, write_private
 from ivr.app.settings import Settings
 from sounds import render as sounds
 
@@ -50,7 +51,9 @@ class Layout:
         return self.settings.log_dir / f"{name}.out"
 
 
-def dialplan_values(settings: Settings, *, moddir: str, ami_secret: str) -> dict[str, str]:
+def dialplan_values(
+    settings: Settings, *, moddir: str, ami_secret: str, agi_secret: str
+) -> dict[str, str]:
     """The dialplan templates' placeholders for one stack."""
     return {
         "moddir": moddir,
@@ -61,12 +64,22 @@ def dialplan_values(settings: Settings, *, moddir: str, ami_secret: str) -> dict
         "ami_port": str(settings.ami_port),
         "ami_user": AMI_USER,
         "ami_secret": ami_secret,
+        "agi_secret": agi_secret,
         "rtp_start": "10000",
         "rtp_end": "20000",
         "hard_limit_s": str(int(settings.timing.max_call_s) + HARD_LIMIT_MARGIN_S),
         "outcome_var": var.OUTCOME,
         "outcome_error": var.OUTCOME_ERROR,
     }
+
+
+def write_asterisk_config(out_dir: Path, mapping: dict[str, str]) -> list[Path]:
+    """The rendered templates, each file 0600 from its first byte; returns the files."""
+    written = []
+    for name, text in dialplan.render(mapping).items():
+        write_private(out_dir / name, text)
+        written.append(out_dir / name)
+    return written
 
 
 def _moddir(root: Path) -> str:
@@ -77,11 +90,7 @@ def _moddir(root: Path) -> str:
 
 
 def _ami_secret(layout: Layout) -> str:
-    path = layout.settings.state_dir / "ami-secret"
-    if not path.exists():
-        path.write_text(secrets.token_hex(16) + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return read_or_create(layout.settings.state_dir / "ami-secret")
 
 
 def prepare(layout: Layout) -> None:
@@ -94,13 +103,22 @@ def prepare(layout: Layout) -> None:
         raise StackError(f"no Asterisk root at {layout.root}: run `make setup`")
     if not sounds.is_rendered(s.cache_dir):
         raise StackError("prompts are not rendered for this catalog: run `make sounds`")
+    os.umask(0o077)  # what the stack and its children create is the owner's alone
+    for private in (s.state_dir, s.log_dir, layout.run_dir, layout.asterisk_dir):
+        private_dir(private)
     for sub in ("etc", "lib", "spool", "run", "log", "cache"):
         (layout.asterisk_dir / sub).mkdir(parents=True, exist_ok=True)
-    s.log_dir.mkdir(parents=True, exist_ok=True)
+    if s.private_redis:
+        read_or_create(s.redis_password_path)
     load_or_create(s.pepper_file)
-    dialplan.render(
+    write_asterisk_config(
         layout.asterisk_dir / "etc",
-        dialplan_values(s, moddir=_moddir(layout.root), ami_secret=_ami_secret(layout)),
+        dialplan_values(
+            s,
+            moddir=_moddir(layout.root),
+            ami_secret=_ami_secret(layout),
+            agi_secret=read_or_create(s.agi_secret_path),
+        ),
     )
     migrate(s.database_url)
 
@@ -128,18 +146,27 @@ def _asterisk_argv(layout: Layout) -> list[str]:
     ]
 
 
-def durable_redis_argv(port: int, data_dir: Path, logfile: str = "") -> list[str]:
-    """redis-server that fsyncs every write before acknowledging it (append-only file)."""
+def durable_redis_argv(
+    port: int, data_dir: Path, logfile: str = "", *, password: str | None = None
+) -> list[str]:
+    """redis-server that fsyncs every write before acknowledging it (append-only file).
+
+    With a password, it goes into a 0600 config file in data_dir, never on the command line.
+    """
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+    conf: list[str] = []
+    if password is not None:
+        write_private(data_dir / "redis.conf", f"requirepass {password}\n")
+        conf = [str(data_dir / "redis.conf")]
+    return [server, *conf, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
             "--daemonize", "no", "--protected-mode", "yes", "--logfile", logfile]  # fmt: skip
 
 
 def _redis_argv(layout: Layout) -> list[str]:
-    data = layout.settings.state_dir / "redis"
-    data.mkdir(parents=True, exist_ok=True)
-    return durable_redis_argv(layout.settings.redis_port, data)
+    data = private_dir(layout.settings.state_dir / "redis")
+    password = read_or_create(layout.settings.redis_password_path)
+    return durable_redis_argv(layout.settings.redis_port, data, password=password)
 
 
 def _ready(layout: Layout, name: str) -> bool:

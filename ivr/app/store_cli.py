@@ -1,7 +1,8 @@
 """`ivrctl subscribers …` and `ivrctl tpw …` (shared/spec/interfaces.md is the contract).
 
-Exit codes: 0 done / ok; 1 a negative answer (wrong, locked, expired, none, bad CSV);
-2 bad set-up (pepper missing); 3 the credential store or database cannot be reached.
+Exit codes: 0 done / ok; 1 a negative answer (wrong, locked, expired, none, bad or unreadable
+CSV); 2 bad set-up or input (pepper missing, empty password); 3 the credential store or
+database cannot be reached.
 """
 
 from __future__ import annotations
@@ -69,9 +70,12 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except PepperMissing as exc:
+        except (PepperMissing, EmptyPassword) as exc:
             print(f"ivrctl: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:  # a missing CSV, a directory given as one, an unreadable file
+            print(f"ivrctl: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         except ImportRejected as exc:
             for error in exc.errors:
                 print(f"{args.file}:{error.line}: {error.message}", file=sys.stderr)
@@ -161,7 +165,7 @@ def _with_store(use: Callable[[CredentialStore], Awaitable[int]]) -> int:
     pepper = load(settings.pepper_file)
 
     async def main() -> int:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis_url, password=settings.redis_password())
         try:
             return await use(CredentialStore(redis, pepper))
         finally:
@@ -170,8 +174,21 @@ def _with_store(use: Callable[[CredentialStore], Awaitable[int]]) -> int:
     return asyncio.run(main())
 
 
+class EmptyPassword(ValueError):
+    """Nothing to check: refused before the store is asked, so no attempt is counted."""
+
+
 def _read_password(raw: str) -> str:
-    return sys.stdin.readline().rstrip("\r\n") if raw == "-" else raw
+    """`-`: from a terminal without echo, else one line of standard input."""
+    if raw != "-":
+        password = raw
+    elif sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise EmptyPassword("empty password: nothing checked, no attempt counted")
+    return password
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

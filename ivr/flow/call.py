@@ -126,7 +126,11 @@ class _Call:
         sub = self.contract_subscriber()
         self.unit = verdict
         if verdict is Unit.LINE:
-            self.target = sub.contract_number
+            # The contract line itself must be an active number of this contract.
+            line = await self.directory.find_in_contract(sub.contract_number, sub.contract_number)
+            if line is None:
+                return E.NOT_SUBSCRIBED
+            self.target = line.number
         elif verdict is Unit.ADMIN_USER and not sub.is_contract:
             self.target = sub.number
         else:

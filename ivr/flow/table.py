@@ -81,6 +81,7 @@ TABLE: dict[tuple[State, Event], tuple[State, Action]] = {
     (S.CALLER_CHECK, E.ADMITTED): (S.MENU, ADVANCE),
     # 2. Unit menu: one key, 1-3.
     (S.MENU, E.TARGET_FIXED): (S.PASSWORD, ADVANCE),
+    (S.MENU, E.NOT_SUBSCRIBED): (S.END, REJECT_NOT_SUBSCRIBED),  # unit 1: no active contract line
     (S.MENU, E.TARGET_KEYED): (S.TARGET, ADVANCE),
     (S.MENU, E.STRIKE): (S.MENU, RETRY),
     (S.MENU, E.LAST_STRIKE): (S.END, FAIL),

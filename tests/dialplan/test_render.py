@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from asterisk.config import Config
 
-from dialplan import render
 from ivr.app.settings import Settings
-from ivr.app.stack import dialplan_values
+from ivr.app.stack import dialplan_values, write_asterisk_config
 
 
 @pytest.fixture
@@ -23,8 +22,12 @@ def rendered(tmp_path) -> Path:
         }
     )
     out = tmp_path / "etc"
-    render.render(
-        out, dialplan_values(settings, moddir="/usr/lib/x/asterisk/modules", ami_secret="s3cret")
+    out.mkdir()
+    write_asterisk_config(
+        out,
+        dialplan_values(
+            settings, moddir="/usr/lib/x/asterisk/modules", ami_secret="s3cret", agi_secret="a9"
+        ),
     )
     return out
 
@@ -44,7 +47,7 @@ def test_both_dids_go_to_the_agi_server(rendered):
     assert ("exten", "0664806430,1,Goto(tmp-password,${EXTEN},1)") in entry
     assert ("exten", "0363044747,1,Goto(tmp-password,${EXTEN},1)") in entry
     flow = [v for _n, v in _items(rendered / "extensions.conf", "tmp-password")]
-    assert "n,AGI(agi://127.0.0.1:4600/tmp-password)" in flow
+    assert "n,AGI(agi://127.0.0.1:4600/tmp-password?auth=a9)" in flow  # the shared secret
     assert "n,Playback(tpw/sorry)" in flow  # the apology when the server is unreachable
 
 
@@ -70,3 +73,12 @@ def test_trunk_trusts_pai_and_takes_rfc4733(rendered):
     assert ("dtmf_mode", "auto") in trunk
     assert ("media_address", "127.0.0.1") in trunk
     assert ("match", "127.0.0.1") in trunk
+
+
+def test_files_are_private_and_ami_carries_no_keys(rendered):
+    for conf in rendered.glob("*.conf"):
+        assert conf.stat().st_mode & 0o777 == 0o600, conf.name
+    ami = dict(_items(rendered / "manager.conf", "ivr"))
+    classes = set(ami["read"].split(","))
+    assert not classes & {"dialplan", "agi", "dtmf", "all"}  # VarSet, AGIExec*, DTMF events
+    assert ami["secret"] == "s3cret"

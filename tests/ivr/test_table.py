@@ -10,11 +10,12 @@ import ivr.flow.call as flow
 from ivr.flow.outcomes import Outcome
 from ivr.flow.ports import CallerHangup
 from ivr.flow.table import TABLE, E, S
-from store.types import StoreUnavailable
+from store.types import StoreUnavailable, Subscriber
 from tests.ivr.conftest import ADDITIONAL, CONTRACT, FOREIGN, PW, PW2, Dial
-from tests.ivr.fakes import FakeLimiter, FakeStore, key, pound, timer
+from tests.ivr.fakes import FakeDirectory, FakeLimiter, FakeStore, key, pound, timer
 
 WRONG3 = (key("0"), key("0"), key("0"))
+ORPHAN, NO_LINE = "0664806777", "0664806999"  # an additional number of a contract without line
 ENDS = (key(PW), key(PW))
 FAILED = Outcome.FAILED_STRIKES
 STORE_DOWN = {"limiter": FakeLimiter(fail=True)}
@@ -35,6 +36,11 @@ SCENARIOS: dict[tuple[S, E], tuple[tuple[Any, ...], dict[str, Any], Outcome]] = 
     ),
     (S.CALLER_CHECK, E.ADMITTED): ((CallerHangup(),), {}, Outcome.ABANDONED),
     (S.MENU, E.TARGET_FIXED): ((key("1"), *ENDS), {}, Outcome.SET),
+    (S.MENU, E.NOT_SUBSCRIBED): (  # unit 1, but the contract has no active contract line
+        (key("1"),),
+        {"caller": ORPHAN, "directory": FakeDirectory(Subscriber(ORPHAN, NO_LINE, "west", True))},
+        Outcome.REJECTED_NOT_SUBSCRIBED,
+    ),
     (S.MENU, E.TARGET_KEYED): ((key("2"), pound(ADDITIONAL), *ENDS), {}, Outcome.SET),
     (S.MENU, E.STRIKE): ((key("0"), key("1"), *ENDS), {}, Outcome.SET),
     (S.MENU, E.LAST_STRIKE): (WRONG3, {}, FAILED),

@@ -142,6 +142,32 @@ def test_tpw_verify_reads_stdin_and_locks(
     assert firsts == [(1, "wrong"), (1, "wrong"), (1, "locked"), (1, "locked")]
 
 
+def test_empty_password_is_refused_and_not_counted(
+    env: Path,
+    redis_server: RedisServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed(env, redis_server.url)
+    for stdin in ("", "\n"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code, out, err = run(capsys, "tpw", "verify", N, "-")
+        assert (code, out) == (2, "")
+        assert err.strip() == "ivrctl: empty password: nothing checked, no attempt counted"
+    code, out, _ = run(capsys, "tpw", "show", N)
+    assert json.loads(out)["failures"] == 0
+
+
+@pytest.mark.parametrize("name", ["missing.csv", "."])
+def test_unreadable_csv_is_one_line(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    code, out, err = run(capsys, "subscribers", "import", str(tmp_path / name))
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and err.startswith("ivrctl: ")
+    assert "Traceback" not in err
+
+
 def test_tpw_clear_and_audit(
     env: Path,
     redis_server: RedisServer,
