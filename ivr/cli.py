@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from store import cli as store_cli  # noqa: PLC0415
 
     store_cli.register(sub)
+    from ivr.app import calls_tail  # noqa: PLC0415
+
+    calls_tail.register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The composition root: settings, ivrctl, serve, stack: what wires flow, adaptor and libraries."""
