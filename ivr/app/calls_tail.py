@@ -21,20 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ivr.app.follow import Follower
+from ivr.app.labels import OUTCOMES
 
-# The closed set of outcomes (shared/spec/interfaces.md, "Call log").
-OUTCOMES = (
-    "set",
-    "failed_strikes",
-    "abandoned",
-    "rejected_anonymous",
-    "rejected_not_subscribed",
-    "rejected_rate_limited",
-    "error_store",
-    "error_internal",
-    "timeout_call",
-    "rejected_capacity",
-)
 POLL_S = 0.25  # how often -f looks at the file
 _COLOUR = {"set": "32", "error_store": "31", "error_internal": "31", "timeout_call": "31"}
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
