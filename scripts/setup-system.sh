@@ -7,6 +7,8 @@ command -v sipp >/dev/null || need+=(sip-tester)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v flock >/dev/null || need+=(util-linux)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v logrotate >/dev/null || need+=(logrotate)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system: packages present"
