@@ -69,3 +69,9 @@ def test_trunk_trusts_pai_and_takes_rfc4733(rendered):
     assert ("dtmf_mode", "auto") in trunk
     assert ("media_address", "127.0.0.1") in trunk
     assert ("match", "127.0.0.1") in trunk
+
+
+def test_silence_is_sent_while_waiting_for_keys(rendered):
+    """No dead air during Read(): see tests/e2e/test_media_flow.py for the measurement."""
+    options = dict(_items(rendered / "asterisk.conf", "options"))
+    assert options["transmit_silence"] == "yes"
