@@ -49,6 +49,8 @@ class CallSpec:
     ``keys_as`` is how the keys travel: ``rfc4733`` events (telephone-event offered, PCMU),
     ``inband`` tones of ``tone_ms`` in ``codec`` (no telephone-event offered), or SIP INFO
     with an ``info-dtmf-relay`` (``Signal=1``) or ``info-dtmf`` (``1``) body.
+    ``offer_events`` offers telephone-event with other transports too (tones sent while
+    RFC 4733 is negotiated).
     """
 
     did: str
@@ -65,6 +67,7 @@ class CallSpec:
     keys_as: str = "rfc4733"
     codec: str = "PCMU"
     tone_ms: int = 70
+    offer_events: bool = False
 
     def __post_init__(self) -> None:
         if self.keys_as not in KEYS_AS:
@@ -198,7 +201,7 @@ def _sdp_media(spec: CallSpec) -> str:
     """The offer's audio lines: telephone-event only for RFC 4733 keys."""
     codec_pt = CODECS[spec.codec]
     lines = [f"a=rtpmap:{codec_pt} {spec.codec}/8000"]
-    if spec.keys_as != "rfc4733":
+    if spec.keys_as != "rfc4733" and not spec.offer_events:
         return f"m=audio [media_port] RTP/AVP {codec_pt}\n" + "\n".join(lines)
     pt = spec.payload_type
     lines += [f"a=rtpmap:{pt} telephone-event/8000", f"a=fmtp:{pt} 0-16"]

@@ -9,6 +9,8 @@ password twice) and the web site's check must then accept the password. Per tran
     log) and then a password with 5-9 and 0, so each of the twelve keys is proven.
 In-band tones are at telephone send levels, 70 ms tone / 70 ms gap, and 40 ms / 40 ms: the
 shortest tone and pause a receiver must accept (ITU-T Q.24).
+One more call sends tones while RFC 4733 is negotiated: Asterisk listens for events only
+and ignores them (docs/keys.md), so the menu ends in a `no_input` strike.
 """
 
 from __future__ import annotations
@@ -88,6 +90,21 @@ SUBSCRIBERS = "contract_number,number\n" + "".join(f"{c.caller},{c.caller}\n" fo
 assert {p.key for c in CALLS for p in c.schedule} == set("0123456789*#")
 
 
+# Tones keyed while telephone-event is negotiated; the caller hangs up once the menu prompt
+# (19 s) and the first-key wait (4 s) are over.
+TONES_WITH_EVENTS = CallSpec(
+    did=WEST,
+    caller_from="0570000001",
+    schedule=keys_at(1.0, "11", 4.0),
+    keys_as="inband",
+    offer_events=True,
+    hangup_after_s=28,
+    expect_service_bye=False,
+    timeout_s=60,
+)
+SUBSCRIBERS += "0570000001,0570000001\n"
+
+
 def _spec(call: Call) -> CallSpec:
     t = call.transport
     return CallSpec(
@@ -112,12 +129,14 @@ def placed(stack, tmp_path_factory) -> dict[str, CallOutcome]:
     stack.ivrctl("subscribers", "import", str(csv))
     workdir = tmp_path_factory.mktemp("sipp")
 
+    specs = [*map(_spec, CALLS), TONES_WITH_EVENTS]
+
     async def place_all() -> list[CallOutcome]:
         return await asyncio.gather(
-            *(run_call(_spec(c), "127.0.0.1", stack.sip_port, workdir) for c in CALLS)
+            *(run_call(s, "127.0.0.1", stack.sip_port, workdir) for s in specs)
         )
 
-    return {c.caller: r for c, r in zip(CALLS, asyncio.run(place_all()), strict=True)}
+    return {s.caller_from: r for s, r in zip(specs, asyncio.run(place_all()), strict=True)}
 
 
 @pytest.mark.parametrize(
@@ -141,6 +160,21 @@ def test_dial_in_sets_a_password_that_verifies(stack, placed, call):
     assert (ok.returncode, ok.stdout.split()[0]) == (0, "ok")
     wrong = stack.ivrctl("tpw", "verify", call.caller, "-", stdin="12345678", check=False)
     assert (wrong.returncode, wrong.stdout.split()[0]) == (1, "wrong")
+
+
+def test_tones_are_ignored_while_rfc4733_is_negotiated(stack, placed):
+    result = placed[TONES_WITH_EVENTS.caller_from]
+    assert result.ok, result.describe()
+    assert "telephone-event" in (result.workdir / "uac.xml").read_text()
+    events = _events(stack)
+    ends = [e for e in events if e["event"] == "call.end" and e["caller"] == "0570000001"]
+    assert [(e["outcome"], e["step"], e["unit"]) for e in ends] == [("abandoned", "menu", None)]
+    strikes = [
+        (e["step"], e["reason"])
+        for e in events
+        if e["event"] == "call.strike" and e["call_id"] == ends[0]["call_id"]
+    ]
+    assert strikes == [("menu", "no_input")]
 
 
 def test_no_password_anywhere_on_disk(stack, placed):
