@@ -49,15 +49,15 @@ def _events(stack) -> list[dict]:
     return [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
 
 
-async def _wait_for_strike(stack, timeout_s: float) -> dict:
-    """The first call.strike line (polled: the log is a file written by another process)."""
+async def _wait_for(stack, event: str, timeout_s: float) -> dict:
+    """The first ``event`` line (polled: the log is a file written by another process)."""
     until = time.monotonic() + timeout_s
     while time.monotonic() < until:
-        strikes = [e for e in _events(stack) if e["event"] == "call.strike"]
-        if strikes:
-            return strikes[0]
+        found = [e for e in _events(stack) if e["event"] == event]
+        if found:
+            return found[0]
         await asyncio.sleep(0.05)
-    raise AssertionError(f"no call.strike within {timeout_s}s: {_events(stack)}")
+    raise AssertionError(f"no {event} within {timeout_s}s: {_events(stack)}")
 
 
 async def _call(stack) -> tuple[RawCall, float, float, dict]:
@@ -65,7 +65,7 @@ async def _call(stack) -> tuple[RawCall, float, float, dict]:
         await asyncio.sleep(0.5)  # some menu prompt first
         await call.info("1")
         keyed_at = time.monotonic()
-        strike = await _wait_for_strike(stack, timeout_s=60)
+        strike = await _wait_for(stack, "call.strike", timeout_s=60)
         seen_at = time.monotonic()
     return call, keyed_at, seen_at, strike
 
@@ -86,7 +86,6 @@ def test_rtp_keeps_flowing_while_waiting_for_keys(stack):
 
 
 def test_the_call_ended_as_the_caller_hung_up(stack):
-    ends = [e for e in _events(stack) if e["event"] == "call.end"]
-    assert [(e["caller"], e["outcome"], e["step"]) for e in ends] == [
-        (CALLER, "abandoned", "password")
-    ]
+    end = asyncio.run(_wait_for(stack, "call.end", timeout_s=10))
+    assert (end["caller"], end["outcome"], end["step"]) == (CALLER, "abandoned", "password")
+    assert len([e for e in _events(stack) if e["event"] == "call.end"]) == 1
