@@ -5,6 +5,7 @@ need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v sipp >/dev/null || need+=(sip-tester)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v baresip >/dev/null || need+=(baresip)  # the real softphone of tests/e2e
 command -v unshare >/dev/null || need+=(util-linux)
 command -v flock >/dev/null || need+=(util-linux)
 command -v promtool >/dev/null || need+=(prometheus)

@@ -82,3 +82,9 @@ def test_files_are_private_and_ami_carries_no_keys(rendered):
     classes = set(ami["read"].split(","))
     assert not classes & {"dialplan", "agi", "dtmf", "all"}  # VarSet, AGIExec*, DTMF events
     assert ami["secret"] == "s3cret"
+
+
+def test_silence_is_sent_while_waiting_for_keys(rendered):
+    """No dead air during Read(): see tests/e2e/test_media_flow.py for the measurement."""
+    options = dict(_items(rendered / "asterisk.conf", "options"))
+    assert options["transmit_silence"] == "yes"

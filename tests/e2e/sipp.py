@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from tests.e2e.inband import CODECS, write_inband_pcap
 from tests.e2e.rtp_pcap import KeyPress, write_keys_pcap
 
 SIPP_BIN = os.environ.get("SIPP_BIN") or shutil.which("sipp") or "/usr/bin/sipp"
@@ -44,6 +45,12 @@ class CallSpec:
     its ACK of the 200). With ``hangup_after_s`` the caller sends BYE that long after the
     play starts unless the service hung up first; without it the call waits up to
     ``timeout_s`` for the service's BYE. ``expect_service_bye`` is what ``ok`` requires.
+
+    ``keys_as`` is how the keys travel: ``rfc4733`` events (telephone-event offered, PCMU),
+    ``inband`` tones of ``tone_ms`` in ``codec`` (no telephone-event offered), or SIP INFO
+    with an ``info-dtmf-relay`` (``Signal=1``) or ``info-dtmf`` (``1``) body.
+    ``offer_events`` offers telephone-event with other transports too (tones sent while
+    RFC 4733 is negotiated).
     """
 
     did: str
@@ -57,8 +64,16 @@ class CallSpec:
     timeout_s: float = 30.0
     answer_timeout_s: float = 10.0
     payload_type: int = 101
+    keys_as: str = "rfc4733"
+    codec: str = "PCMU"
+    tone_ms: int = 70
+    offer_events: bool = False
 
     def __post_init__(self) -> None:
+        if self.keys_as not in KEYS_AS:
+            raise ValueError(f"keys_as must be one of {sorted(KEYS_AS)}")
+        if self.codec not in CODECS or (self.keys_as == "rfc4733" and self.codec != "PCMU"):
+            raise ValueError("codec: PCMU or PCMA (RFC 4733 calls here use PCMU)")
         if self.hangup_after_s is None and not self.expect_service_bye:
             raise ValueError("nothing would end the call: set hangup_after_s")
         if self.hangup_after_s is not None and self.hangup_after_s >= self.timeout_s:
@@ -148,6 +163,50 @@ def release_ports(ports: Sequence[int]) -> None:
 
 # --- scenario --------------------------------------------------------------------------
 
+#: SIP INFO content types by ``keys_as``, and the body for one key.
+INFO_TYPES = {
+    "info-dtmf-relay": ("application/dtmf-relay", "Signal={key}\nDuration=160\n"),
+    "info-dtmf": ("application/dtmf", "{key}"),
+}
+KEYS_AS = {"rfc4733", "inband", *INFO_TYPES}
+
+
+def _info_steps(spec: CallSpec) -> str:
+    """Pauses and INFO requests (CSeq 2, 3, ...) that send the schedule's keys in dialog."""
+    ctype, body = INFO_TYPES[spec.keys_as]
+    steps, at = [], 0.0
+    for n, press in enumerate(sorted(spec.schedule, key=lambda p: p.at_s), start=2):
+        if (pause := round((press.at_s - at) * 1000)) > 0:
+            steps.append(f'<pause milliseconds="{pause}"/>')
+        at = press.at_s
+        info = f"""INFO [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: {n} INFO
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: {ctype}
+Content-Length: [len]
+
+{body.format(key=press.key)}"""
+        steps.append(f'<send retrans="500">{_cdata(info)}</send>')
+        steps.append('<recv response="200" timeout="5000"/>')
+    return "\n  ".join(steps)
+
+
+def _sdp_media(spec: CallSpec) -> str:
+    """The offer's audio lines: telephone-event only for RFC 4733 keys."""
+    codec_pt = CODECS[spec.codec]
+    lines = [f"a=rtpmap:{codec_pt} {spec.codec}/8000"]
+    if spec.keys_as != "rfc4733" and not spec.offer_events:
+        return f"m=audio [media_port] RTP/AVP {codec_pt}\n" + "\n".join(lines)
+    pt = spec.payload_type
+    lines += [f"a=rtpmap:{pt} telephone-event/8000", f"a=fmtp:{pt} 0-16"]
+    return f"m=audio [media_port] RTP/AVP {codec_pt} {pt}\n" + "\n".join(lines)
+
 
 def _cdata(text: str) -> str:
     return "<![CDATA[\n" + text.replace("]]>", "]]]]><![CDATA[>") + "\n]]>"
@@ -165,7 +224,6 @@ def uac_scenario(spec: CallSpec, sip_host: str, sip_port: int, pcap_path: Path) 
     if spec.privacy:
         headers.append(f"Privacy: {spec.privacy}")
     extra = "\n".join(headers)
-    pt = spec.payload_type
     invite = f"""INVITE sip:{did}@{sip_host}:{sip_port} SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 {extra}
@@ -183,10 +241,7 @@ o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 0 {pt}
-a=rtpmap:0 PCMU/8000
-a=rtpmap:{pt} telephone-event/8000
-a=fmtp:{pt} 0-16
+{_sdp_media(spec)}
 a=ptime:20
 a=sendrecv
 """
@@ -210,13 +265,14 @@ Content-Length: 0
 Contact: <sip:caller@[local_ip]:[local_port]>
 Content-Length: 0
 """
-    bye = """BYE [next_url] SIP/2.0
+    bye_cseq = len(spec.schedule) + 2 if spec.keys_as in INFO_TYPES else 2
+    bye = f"""BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [last_From:]
 [last_To:]
 [routes]
 Call-ID: [call_id]
-CSeq: 2 BYE
+CSeq: {bye_cseq} BYE
 Contact: <sip:caller@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
@@ -230,6 +286,7 @@ Content-Length: 0
     else:
         wait = f'<recv request="BYE" timeout="{int(spec.timeout_s * 1000)}"/>'
     play = quoteattr(str(pcap_path))
+    info = _info_steps(spec) if spec.keys_as in INFO_TYPES else ""
     return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="{escape(did)} keys">
@@ -240,6 +297,7 @@ Content-Length: 0
   <recv response="200" rrs="true" timeout="{answer_ms}"/>
   <send>{_cdata(ack)}</send>
   <nop><action><exec play_pcap_audio={play}/></action></nop>
+  {info}
   {wait}
   <send>{_cdata(ok_bye)}</send>
   <nop next="done"><action><log message="{_SERVICE_BYE_MARK}"/></action></nop>
@@ -320,7 +378,11 @@ async def run_call(
     """
     call_dir = _next_call_dir(Path(workdir))
     pcap = call_dir / "keys.pcap"
-    write_keys_pcap(pcap, spec.schedule, payload_type=spec.payload_type)
+    if spec.keys_as == "inband":
+        write_inband_pcap(pcap, spec.schedule, tone_ms=spec.tone_ms, codec=spec.codec)
+    else:  # INFO calls still send RTP: the lead-in silence, as a phone would
+        events = spec.schedule if spec.keys_as == "rfc4733" else ()
+        write_keys_pcap(pcap, events, payload_type=spec.payload_type)
     scenario = call_dir / "uac.xml"
     scenario.write_text(uac_scenario(spec, sip_host, sip_port, pcap))
 
