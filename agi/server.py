@@ -26,7 +26,9 @@ Handler = Callable[["AgiCall"], Awaitable[None]]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 LOOPBACK = ("127.0.0.0/8", "::1/128")
-SECRET_PARAM = "auth"  # agi://host:port/script?auth=SECRET: only our dialplan knows it
+# The shared secret is the AGI's first argument, AGI(agi://host:port/script,SECRET,...): only
+# our dialplan knows it. Not in the URL: Asterisk logs the URL when it cannot connect.
+SECRET_ARG = "agi_arg_1"
 _READ_SIZE = 4096
 _CLEANUP_TIMEOUT_S = 5.0  # bound on the best-effort commands sent after a failure
 
@@ -151,7 +153,7 @@ class AgiServer:
         self.max_call_s = max_call_s
         self.failure_variable = failure_variable  # (name, value) set when a handler fails
         self.allow = tuple(ipaddress.ip_network(net, strict=False) for net in allow)
-        self._secret = secret  # compared in constant time with the URL's SECRET_PARAM
+        self._secret = secret  # compared in constant time with SECRET_ARG
         self.max_calls = max_calls  # 0: no cap
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -180,6 +182,10 @@ class AgiServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
 
     @property
     def active_calls(self) -> int:
@@ -219,7 +225,7 @@ class AgiServer:
         except HangupError:
             log.info("agi.env_truncated")
             return
-        if self._secret is not None and not _same(conn.env.param(SECRET_PARAM), self._secret):
+        if self._secret is not None and not _same(conn.env.get(SECRET_ARG), self._secret):
             log.warning("agi.refused", address=str(address), reason="secret")
             return  # no command: whoever this is learns nothing and drives nothing
         call = AgiCall(conn, reader, writer, command_timeout_s=self.command_timeout_s)

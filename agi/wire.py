@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from urllib.parse import parse_qs
 
 from agi.errors import ProtocolError
 
@@ -47,12 +46,6 @@ class AgiEnvironment:
             request = self.get("agi_request")
             raw = request.split("://", 1)[1].partition("/")[2] if "://" in request else ""
         return raw.split("?", 1)[0].strip("/")
-
-    def param(self, name: str) -> str:
-        """A query parameter of the AGI URL ("" when absent): agi://h/script?name=value."""
-        raw = self.get("agi_network_script") or self.get("agi_request")
-        values = parse_qs(raw.partition("?")[2], keep_blank_values=True).get(name)
-        return values[0] if values else ""
 
     @property
     def callerid(self) -> str:

@@ -51,9 +51,27 @@ class _Commands:
 class AgiChannel:
     """ivr.flow.ports.Channel over one AGI call."""
 
-    def __init__(self, call: CommandSender) -> None:
+    def __init__(self, call: CommandSender, *, early_media: bool = True) -> None:
         self._call = _Commands(call)
+        self._early_media = early_media  # refusals play their text before the final response
         self._timeouts: dict[str, str] = {}  # last TIMEOUT(...) value sent on this channel
+
+    async def answer(self) -> None:
+        """200 OK: from here the call is charged."""
+        await self._call.command("ANSWER")
+
+    async def refuse(self, prompts: Sequence[PromptItem], *, sip_status: int) -> None:
+        """Early media (Progress: 183 with SDP), the prompts, then the dialplan's final response.
+
+        The status goes to the dialplan, which sends it with PJSIPHangup after this AGI
+        session ends (an application that hangs up, run from here, would end the session
+        as a hang-up).
+        """
+        if self._early_media and prompts:
+            await self._call.command("EXEC", "Progress", "")
+            for item in prompts:
+                await self._play(item, "")
+        await self._call.command("SET VARIABLE", var.REFUSE_STATUS, str(sip_status))
 
     async def collect(
         self,

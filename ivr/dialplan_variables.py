@@ -10,3 +10,5 @@ KEYS = "IVRKEYS"  # where Read() leaves an entry's keys (read back at once, neve
 READ_STATUS = "READSTATUS"  # Asterisk's own: OK, TIMEOUT, HANGUP, ...
 OUTCOME = "IVR_OUTCOME"  # set to OUTCOME_ERROR when the handler fails: the dialplan apologises
 OUTCOME_ERROR = "error_internal"
+REFUSE_STATUS = "IVR_REFUSE"  # a refusal before the answer: the final SIP status to send
+CALL_END_SCRIPT = "call-end"  # the hangup handler's report of a call the flow never saw

@@ -26,6 +26,12 @@ class Directory:
     def from_url(cls, url: str) -> Directory:
         return cls(make_engine(url))
 
+    def ping(self) -> bool:
+        """True when the database answers (health checks)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+
     def close(self) -> None:
         self.engine.dispose()
 

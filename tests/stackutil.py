@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,7 @@ class Stack:
                 "IVR_AGI_PORT": str(free_port()),
                 "IVR_AMI_PORT": str(free_port()),
                 "IVR_REDIS_PORT": str(free_port()),
+                "IVR_METRICS_PORT": str(free_port()),
             }
         )
         env.pop("IVR_REDIS_URL", None)
@@ -83,6 +86,19 @@ class Stack:
             if run.exists()
             else {}
         )
+
+    def wait_for_line(self, match, timeout_s: float = 15.0) -> dict:
+        """The first call-log line for which match(line) holds, waiting for it to be written."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.calls_log.exists():
+                for raw in self.calls_log.read_text().splitlines():
+                    line = json.loads(raw)
+                    if match(line):
+                        return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no matching call-log line within {timeout_s}s")
+            time.sleep(0.05)  # polling a file another process appends to
 
     def up(self) -> None:
         self.ivrctl("stack", "up")

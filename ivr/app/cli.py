@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="the whole service in the foreground")
     p_run.set_defaults(func=_run)
     p_serve = sub.add_parser("serve", help="the FastAGI server alone, in the foreground")
-    p_serve.set_defaults(func=lambda _a: serve.main())
+    p_serve.set_defaults(func=lambda _a: serve.main([]))
     p_sounds = sub.add_parser("sounds", help="render the prompts from the catalog (cached)")
     p_sounds.add_argument("--force", action="store_true", help="render even when cached")
     p_sounds.set_defaults(func=_sounds)

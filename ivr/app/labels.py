@@ -1,24 +1,15 @@
-"""The closed sets operators, tools and metric labels rely on (shared/spec/interfaces.md).
+"""The closed sets metric labels and operators' tools rely on (shared/spec/interfaces.md).
 
-Strings, not the flow's enums, so the composition root's tools (calls tail, metrics) read
-them without importing the flow; tests/ivr/app/test_metrics.py checks they match the enums.
+Outcomes, steps and strike reasons are the flow's own enums: one source. The rejection
+reasons and store operations are the metrics' own vocabulary.
 """
 
-# How a call ended ("Call log").
-OUTCOMES = (
-    "set",
-    "failed_strikes",
-    "abandoned",
-    "rejected_anonymous",
-    "rejected_not_subscribed",
-    "rejected_rate_limited",
-    "error_store",
-    "error_internal",
-    "timeout_call",
-    "rejected_capacity",
-)
-STEPS = ("caller_check", "menu", "target", "password", "commit", "done")
-STRIKE_REASONS = ("no_input", "invalid_key", "bad_length", "not_in_contract", "mismatch")
+from ivr.flow.entries import Strike
+from ivr.flow.outcomes import Outcome, Step
+
+OUTCOMES = tuple(str(o) for o in Outcome)  # how a call ended ("Call log")
+STEPS = tuple(str(s) for s in Step)
+STRIKE_REASONS = tuple(str(s) for s in Strike)
 REJECTION_REASONS = (
     "anonymous",  # 433
     "not_subscribed",  # 403

@@ -1,7 +1,7 @@
 """The call log's sink, reopenable on SIGHUP so logrotate can rename the file under it.
 
-Like ivr.calllog.JsonLinesSink: one os.write per line on an O_APPEND descriptor, so lines
-from several processes never interleave and a line is in the file whole or not at all.
+One os.write per line on an O_APPEND descriptor, so lines from several processes never
+interleave and a line is in the file whole or not at all.
 `reopen()` opens the path anew *before* closing the old descriptor and swaps them under a
 lock: every line goes to exactly one of the two files (the renamed one until the swap, the
 new one after), none is lost, none is written twice.
@@ -10,13 +10,21 @@ new one after), none is lost, none is written twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import sys
 import threading
+from collections.abc import MutableMapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-MODE = 0o640
+import structlog
+
+MODE = 0o600  # the call log names callers: the service's user only
+REDACTED = "[redacted]"
 
 
 class ReopenableSink:
@@ -72,3 +80,69 @@ def _write_all(fd: int, data: bytes) -> None:
 def reopen_on_sighup(loop: asyncio.AbstractEventLoop, sink: ReopenableSink) -> None:
     """Reopen the sink from the event loop when SIGHUP arrives (logrotate's postrotate)."""
     loop.add_signal_handler(signal.SIGHUP, sink.reopen)
+
+
+# Field names that could carry secrets or keys: substrings, and whole words for short ones.
+_SECRET_PARTS = ("password", "passwd", "secret", "digit", "dtmf", "verifier", "pepper")
+_SECRET_WORDS = frozenset({"pw", "pin", "key", "keys", "keyed"})
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _is_secret_name(name: str) -> bool:
+    low = name.lower()
+    return any(part in low for part in _SECRET_PARTS) or bool(
+        _SECRET_WORDS.intersection(_WORD.findall(low))
+    )
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if _is_secret_name(str(k)) else _redact(v) for k, v in value.items()}
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace every field named like a password, PIN, digits or keys (nested dicts too)."""
+    for name in list(event_dict):
+        if name != "event" and _is_secret_name(name):
+            event_dict[name] = REDACTED
+        else:
+            event_dict[name] = _redact(event_dict[name])
+    return event_dict
+
+
+def add_timestamp(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Local time with its offset, so lines from machines in any zone sort and compare."""
+    event_dict["timestamp"] = datetime.now().astimezone().isoformat(timespec="milliseconds")
+    return event_dict
+
+
+def configure_logging(
+    calls_log: Path, *, stdout: bool = True, extra: Sequence[Any] = ()
+) -> ReopenableSink:
+    """Route structlog to JSON Lines on stdout and calls_log; returns the sink to close.
+
+    extra: processors that observe each event (e.g. metrics) after redaction.
+    """
+    sink = ReopenableSink(calls_log, stdout=stdout)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            add_timestamp,
+            redact_secrets,
+            *extra,
+            structlog.processors.JSONRenderer(serializer=_dumps),
+        ],
+        logger_factory=structlog.WriteLoggerFactory(file=sink),  # type: ignore[arg-type]
+        cache_logger_on_first_use=False,
+    )
+    return sink
+
+
+def _dumps(obj: Any, **kw: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, **kw)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -22,16 +21,6 @@ HealthCheck = Callable[[], Awaitable[object]]
 READ_TIMEOUT_S = 5.0
 MAX_REQUEST = 8192
 CHECK_TIMEOUT_S = 2.0
-
-
-def address_from_env(env: Mapping[str, str] | None = None) -> tuple[str, int]:
-    """IVR_METRICS_HOST and IVR_METRICS_PORT (interfaces.md), default 127.0.0.1:9464."""
-    env = os.environ if env is None else env
-    host = env.get("IVR_METRICS_HOST") or "127.0.0.1"
-    raw = env.get("IVR_METRICS_PORT") or "9464"
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"IVR_METRICS_PORT must be a port number (1-65535), got {raw!r}")
-    return host, int(raw)
 
 
 @dataclass

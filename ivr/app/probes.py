@@ -1,4 +1,4 @@
-"""Readiness probes: is a TCP port accepting, does a SIP server answer OPTIONS, Redis PING."""
+"""Readiness probes: is a TCP port accepting, does a SIP server answer OPTIONS, is /healthz 200."""
 
 from __future__ import annotations
 
@@ -12,6 +12,20 @@ def tcp_accepts(host: str, port: int, timeout_s: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def http_status(host: str, port: int, path: str, timeout_s: float = 2.0) -> int | None:
+    """The status code of one HTTP GET, or None (the FastAGI server's /healthz: probing the
+    AGI port itself would write a truncated-call line into the call log)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.settimeout(timeout_s)
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            head = sock.recv(64)
+    except OSError:
+        return None
+    parts = head.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 def sip_options(host: str, port: int, timeout_s: float = 1.0) -> str | None:

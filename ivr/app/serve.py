@@ -1,8 +1,13 @@
-"""The FastAGI server process: wires the call flow to Asterisk, Redis and the directory."""
+"""The FastAGI server process: wires the call flow to Asterisk, Redis and the directory.
+
+Also serves /metrics and /healthz, reopens the call log on SIGHUP (logrotate), and logs
+errors outside any call as JSON.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -10,14 +15,15 @@ from typing import Any
 
 import structlog
 
-from agi.server import AgiCall, AgiServer, Registry
+from agi.server import AgiServer, Registry
 from ivr import dialplan_variables as var
-from ivr.agi_channel import AgiChannel
+from ivr.app import handlers
+from ivr.app.admission import Admission
+from ivr.app.logsink import configure_logging, reopen_on_sighup
+from ivr.app.metrics import Metrics
+from ivr.app.metrics_http import MetricsServer
 from ivr.app.secret_files import read_or_create
 from ivr.app.settings import Settings
-from ivr.flow.call import run_call
-from ivr.flow.calllog import configure_logging, log_call_end
-from ivr.flow.outcomes import CallInfo
 from store.credentials import CredentialStore
 from store.directory import AsyncDirectory, Directory
 from store.limits import CallLimiter
@@ -30,35 +36,37 @@ SCRIPT = "tmp-password"
 BACKSTOP_MARGIN_S = 60.0
 
 
-def tmp_password_handler(
-    settings: Settings, store: CredentialStore, limiter: CallLimiter, directory: AsyncDirectory
-):
-    async def handle(call: AgiCall) -> None:
-        info = CallInfo(
-            call_id=call.env.uniqueid or "",
-            caller_raw=call.env.callerid,
-            did=call.env.extension or "",
-        )
-        result = await run_call(info, AgiChannel(call), directory, store, limiter, settings.timing)
-        log_call_end(info, result, result.duration_ms)
+def _strikes_to_metrics(metrics: Metrics):
+    """A structlog processor: each call.strike line also counts in ivr_strikes_total."""
 
-    return handle
+    def processor(_logger: Any, _method: str, event: Any) -> Any:
+        if event.get("event") == "call.strike":
+            metrics.strike(event.get("step"), event.get("reason"))
+        return event
+
+    return processor
 
 
-async def serve(settings: Settings) -> None:
-    sink = configure_logging(settings.calls_log)
+async def serve(settings: Settings, *, stdout: bool = True) -> None:
+    metrics = Metrics()
+    sink = configure_logging(
+        settings.calls_log, stdout=stdout, extra=[_strikes_to_metrics(metrics)]
+    )
     redis = connect(settings.redis_url, password=settings.redis_password())
     directory = Directory.from_url(settings.database_url)
-    registry = Registry()
-    registry.register(
-        SCRIPT,
-        tmp_password_handler(
-            settings,
-            CredentialStore(redis, load(settings.pepper_file)),
-            CallLimiter(redis, settings.limits),
-            AsyncDirectory(directory),
-        ),
+    admission = Admission(settings.max_calls)
+    service = handlers.Service(
+        directory=AsyncDirectory(directory),
+        store=CredentialStore(redis, load(settings.pepper_file)),
+        limiter=CallLimiter(redis, settings.limits),
+        timing=settings.timing,
+        admission=admission,
+        metrics=metrics,
+        early_media=settings.early_media,
     )
+    registry = Registry()
+    registry.register(SCRIPT, handlers.tmp_password(service))
+    registry.register(var.CALL_END_SCRIPT, handlers.call_end(service))
     server = AgiServer(
         registry,
         settings.agi_host,
@@ -70,20 +78,36 @@ async def serve(settings: Settings) -> None:
         secret=read_or_create(settings.agi_secret_path),
         max_calls=settings.agi_max_calls,
     )
+    http = MetricsServer(metrics.registry, settings.metrics_host, settings.metrics_port)
+    http.add_check("redis", redis.ping)
+    http.add_check("directory", lambda: asyncio.to_thread(directory.ping))
+    http.add_check("agi_listener", lambda: _true(server.listening))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_log_loop_error)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reopen_on_sighup(loop, sink)
+    lag = asyncio.create_task(admission.watch_lag())
     try:
         await server.start()
+        await http.start()
+        structlog.get_logger().info("metrics.listening", host=http.host, port=http.port)
         await stop.wait()
     finally:
+        lag.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lag
+        await http.close()
         await server.close()
         await redis.aclose()
         directory.close()
         structlog.get_logger().info("agi.stopped")
         sink.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 def _log_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -96,10 +120,12 @@ def _log_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """`--quiet`: the call log goes to its file only (the stack's own runs: no second copy)."""
+    args = sys.argv[1:] if argv is None else argv
     os.umask(0o077)  # logs and anything else this process creates: owner only
     try:
-        asyncio.run(serve(Settings.from_env()))
+        asyncio.run(serve(Settings.from_env(), stdout="--quiet" not in args))
     except (OSError, ValueError, StoreError) as exc:  # busy port, bad setting or secret file
         print(f"ivrctl serve: {exc}", file=sys.stderr)
         return 2

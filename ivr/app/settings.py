@@ -41,9 +41,18 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in ("0", "1"):
+        raise ValueError(f"{name} must be 0 or 1, got {raw!r}")
+    return raw == "1"
+
+
+def _port(env: Mapping[str, str], name: str, default: int, *, allow_zero: bool = False) -> int:
     value = _int(env, name, default)
-    if not 0 < value < 65536:
+    if not (0 if allow_zero else 1) <= value < 65536:
         raise ValueError(f"{name} must be a port number (1-65535), got {env.get(name)!r}")
     return value
 
@@ -84,6 +93,10 @@ class Settings:
     agi_max_calls: int = 600  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
+    max_calls: int = 300  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
+    early_media: bool = True  # IVR_EARLY_MEDIA: refusals play their text before the 4xx/5xx
+    metrics_host: str = "127.0.0.1"  # IVR_METRICS_HOST
+    metrics_port: int = 9464  # IVR_METRICS_PORT (0: any free port)
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
 
@@ -142,6 +155,10 @@ class Settings:
             agi_max_calls=_int(env, "IVR_AGI_MAX_CALLS", cls.agi_max_calls),
             agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
             redis_password_file=_path(env, "IVR_REDIS_PASSWORD_FILE"),
+            max_calls=_int(env, "IVR_MAX_CALLS", cls.max_calls),
+            early_media=_flag(env, "IVR_EARLY_MEDIA", cls.early_media),
+            metrics_host=env.get("IVR_METRICS_HOST") or cls.metrics_host,
+            metrics_port=_port(env, "IVR_METRICS_PORT", cls.metrics_port, allow_zero=True),
             timing=Timing(
                 first_key_s=_float(env, "IVR_FIRST_KEY_S", Timing.first_key_s),
                 inter_key_s=_float(env, "IVR_INTER_KEY_S", Timing.inter_key_s),

@@ -70,6 +70,11 @@ def dialplan_values(
         "hard_limit_s": str(int(settings.timing.max_call_s) + HARD_LIMIT_MARGIN_S),
         "outcome_var": var.OUTCOME,
         "outcome_error": var.OUTCOME_ERROR,
+        "refuse_var": var.REFUSE_STATUS,
+        "call_end_script": var.CALL_END_SCRIPT,
+        "early_media": "1" if settings.early_media else "0",
+        # the state dir is mounted at /ivr inside Asterisk's root
+        "calls_log": "/ivr/" + str(settings.calls_log.relative_to(settings.state_dir)),
     }
 
 
@@ -174,7 +179,7 @@ def _ready(layout: Layout, name: str) -> bool:
     if name == "redis":
         return probes.tcp_accepts("127.0.0.1", s.redis_port)
     if name == "agi":
-        return probes.tcp_accepts(s.agi_host, s.agi_port)
+        return probes.http_status(s.metrics_host, s.metrics_port, "/healthz") == 200
     return probes.sip_options(s.sip_host, s.sip_port) is not None
 
 
@@ -182,7 +187,10 @@ def _check_free(layout: Layout, name: str) -> None:
     s = layout.settings
     busy = {
         "redis": lambda: not probes.tcp_port_free("127.0.0.1", s.redis_port),
-        "agi": lambda: not probes.tcp_port_free(s.agi_host, s.agi_port),
+        "agi": lambda: (
+            not probes.tcp_port_free(s.agi_host, s.agi_port)
+            or not probes.tcp_port_free(s.metrics_host, s.metrics_port)
+        ),
         "asterisk": lambda: (
             not probes.udp_port_free(s.sip_host, s.sip_port)
             or not probes.tcp_port_free("127.0.0.1", s.ami_port)
@@ -202,7 +210,7 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     prepare(layout)
     argv = {
         "redis": _redis_argv,
-        "agi": lambda _l: [sys.executable, "-m", "ivr.app.serve"],
+        "agi": lambda _l: [sys.executable, "-m", "ivr.app.serve", "--quiet"],
         "asterisk": _asterisk_argv,
     }
     try:
@@ -255,7 +263,7 @@ def status(settings: Settings) -> list[str]:
     s = settings
     where = {
         "redis": f"redis://127.0.0.1:{s.redis_port}",
-        "agi": f"agi://{s.agi_host}:{s.agi_port}",
+        "agi": f"agi://{s.agi_host}:{s.agi_port}, metrics http://{s.metrics_host}:{s.metrics_port}",
         "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}",
     }
     lines = []

@@ -18,6 +18,7 @@ from ivr.flow.outcomes import CallInfo, CallResult, Outcome, Step
 from ivr.flow.ports import (
     CallerHangup,
     CallLimiter,
+    CapacityGuard,
     Channel,
     CredentialWriter,
     Digits,
@@ -49,9 +50,10 @@ class _Call:
         store: CredentialWriter,
         limiter: CallLimiter,
         timing: Timing,
+        capacity: CapacityGuard | None,
     ) -> None:
         self.call, self.channel, self.directory = call, channel, directory
-        self.store, self.limiter = store, limiter
+        self.store, self.limiter, self.capacity = store, limiter, capacity
         self.entries = {
             S.MENU: entries.MENU.timed(timing),
             S.TARGET: entries.TARGET.timed(timing),
@@ -70,6 +72,8 @@ class _Call:
         self.first_entry: str | None = None
         self.outcome: Outcome | None = None
         self.goodbye: list[PromptItem] = []
+        self.answered = False
+        self.sip_status: int | None = None  # the refusal's final response, when unanswered
         self.handlers: dict[State, Callable[[], Awaitable[Event]]] = {
             S.CALLER_CHECK: self.check_caller,
             S.MENU: self.menu,
@@ -83,14 +87,18 @@ class _Call:
         while self.state is not S.END:
             event = await self.handlers[self.state]()
             next_state, action = TABLE[(self.state, event)]
+            if action is Do.ANSWER:
+                await self.channel.answer()
+                self.answered = True
             self.apply(action, next_state)
 
     def apply(self, action: Action, next_state: State) -> None:
         if isinstance(action, End):
             self.end(action.outcome, action.prompt, say_target=action.say_target)
             self.step = action.step or self.step
+            self.sip_status = action.sip_status
             return
-        if action is Do.ADVANCE:
+        if action in (Do.ADVANCE, Do.ANSWER):
             self.strikes = 0
         self.after_strike = action is Do.RETRY
         self.state, self.step = next_state, STEP_OF[next_state]
@@ -106,6 +114,8 @@ class _Call:
         caller_id = normalise(self.call.caller_raw)
         self.caller = caller_id.number or self.call.caller_raw
         log_call_start(self.call, self.caller)
+        if self.capacity is not None and not self.capacity.admit():
+            return E.OVER_CAPACITY
         if caller_id.number is None:
             return E.WITHHELD
         subscriber = await self.directory.lookup(caller_id.number)
@@ -215,9 +225,16 @@ class _Call:
         return E.LAST_STRIKE if self.strikes >= self.entries[self.state].tries else E.STRIKE
 
     async def say_goodbye(self) -> None:
-        """Final message (no barge-in) and BYE; a caller leaving now changes no outcome."""
+        """Final message (no barge-in) and BYE; a caller leaving now changes no outcome.
+
+        A call never answered is refused instead: the message as early media, then a final
+        SIP status (503 when no refusal chose one, e.g. an error before the answer).
+        """
         try:
             async with asyncio.timeout(GOODBYE_S):
+                if not self.answered:
+                    await self.channel.refuse(self.goodbye, sip_status=self.sip_status or 503)
+                    return
                 if self.goodbye:
                     try:
                         await self.channel.play(self.goodbye)
@@ -255,6 +272,7 @@ async def run_call(
     limiter: CallLimiter,
     timing: Timing,
     *,
+    capacity: CapacityGuard | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> CallResult:
     """Run one call from caller check to hang-up; never raises except on cancellation.
@@ -262,7 +280,7 @@ async def run_call(
     Logs call.start and call.strike; the caller logs call.end (ivr.flow.calllog.log_call_end).
     """
     started = clock()
-    flow = _Call(call, channel, directory, store, limiter, timing)
+    flow = _Call(call, channel, directory, store, limiter, timing, capacity)
     caller_gone = False
     deadline = asyncio.timeout(timing.max_call_s)
     try:
@@ -294,4 +312,5 @@ async def run_call(
         target=flow.target,
         caller=flow.caller,
         duration_ms=max(0, int((clock() - started) * 1000)),
+        answered=flow.answered,
     )

@@ -1,21 +1,13 @@
-"""The call log: JSON Lines on stdout and appended to calls.jsonl (interfaces.md).
+"""The call log's events: what a call logs and with which fields (interfaces.md).
 
-Operators tail it and tools parse it, so every line is one JSON object with an ISO 8601
-timestamp with offset, and each call ends with exactly one `call.end` line. No line may
-hold a password or keyed digits: the flow never passes them, and `redact_secrets` replaces
-any field named like one as a second guard.
+Operators tail it and tools parse it: each call ends with exactly one `call.end` line. No
+line may hold a password or keyed digits: the flow never passes them (and the sink, in
+ivr.app.logsink, redacts any field named like one as a second guard).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import sys
-from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -23,94 +15,6 @@ import structlog
 from ivr.flow.outcomes import CallInfo, CallResult
 
 LOGGER_NAME = "ivr.calls"
-REDACTED = "[redacted]"
-# Field names that could carry secrets or keys: substrings, and whole words for short ones.
-_SECRET_PARTS = ("password", "passwd", "secret", "digit", "dtmf", "verifier", "pepper")
-_SECRET_WORDS = frozenset({"pw", "pin", "key", "keys", "keyed"})
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def _is_secret_name(name: str) -> bool:
-    low = name.lower()
-    return any(part in low for part in _SECRET_PARTS) or bool(
-        _SECRET_WORDS.intersection(_WORD.findall(low))
-    )
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: REDACTED if _is_secret_name(str(k)) else _redact(v) for k, v in value.items()}
-    return value
-
-
-def redact_secrets(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """Replace every field named like a password, PIN, digits or keys (nested dicts too)."""
-    for name in list(event_dict):
-        if name != "event" and _is_secret_name(name):
-            event_dict[name] = REDACTED
-        else:
-            event_dict[name] = _redact(event_dict[name])
-    return event_dict
-
-
-def add_timestamp(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """Local time with its offset, so lines from machines in any zone sort and compare."""
-    event_dict["timestamp"] = datetime.now().astimezone().isoformat(timespec="milliseconds")
-    return event_dict
-
-
-class JsonLinesSink:
-    """Writes each rendered line to stdout and appends it to the calls file.
-
-    One os.write per line on an O_APPEND descriptor: lines from several processes never
-    interleave. stdout is looked up per line so test capture and redirection work.
-    """
-
-    def __init__(self, path: Path, *, stdout: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        self._stdout = stdout
-
-    def write(self, message: str) -> None:
-        line = message if message.endswith("\n") else message + "\n"
-        if self._fd is not None:
-            os.write(self._fd, line.encode("utf-8"))
-        if self._stdout:
-            sys.stdout.write(line)
-
-    def flush(self) -> None:
-        if self._stdout:
-            sys.stdout.flush()
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def configure_logging(calls_log: Path, *, stdout: bool = True) -> JsonLinesSink:
-    """Route structlog to JSON Lines on stdout and calls_log; returns the sink to close."""
-    sink = JsonLinesSink(calls_log, stdout=stdout)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            add_timestamp,
-            redact_secrets,
-            structlog.processors.JSONRenderer(serializer=_dumps),
-        ],
-        logger_factory=structlog.WriteLoggerFactory(file=sink),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
-    )
-    return sink
-
-
-def _dumps(obj: Any, **kw: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, **kw)
 
 
 def _logger() -> Any:
@@ -130,6 +34,7 @@ class CallEnd:
     step: str
     strikes: int
     duration_ms: int
+    answered: bool
 
     @classmethod
     def of(cls, call: CallInfo, result: CallResult, duration_ms: int) -> CallEnd:
@@ -143,6 +48,7 @@ class CallEnd:
             step=str(result.step),
             strikes=result.strikes,
             duration_ms=int(duration_ms),
+            answered=result.answered,
         )
 
 

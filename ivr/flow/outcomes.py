@@ -24,6 +24,7 @@ class Outcome(enum.StrEnum):
     ERROR_STORE = "error_store"
     ERROR_INTERNAL = "error_internal"
     TIMEOUT_CALL = "timeout_call"
+    REJECTED_CAPACITY = "rejected_capacity"  # refused before answer: the service is at capacity
 
 
 class Step(enum.StrEnum):
@@ -61,3 +62,4 @@ class CallResult:
     target: str | None
     caller: str | None
     duration_ms: int = 0
+    answered: bool = False  # False: refused (or gone) before the answer, nothing was charged

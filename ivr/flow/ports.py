@@ -66,6 +66,14 @@ class Channel(Protocol):
         """Play prompts to the end, no barge-in (final messages)."""
         ...
 
+    async def answer(self) -> None:
+        """Answer the call (200 OK: billing starts). Only an admitted caller is answered."""
+        ...
+
+    async def refuse(self, prompts: Sequence[PromptItem], *, sip_status: int) -> None:
+        """Never answered: the prompts as early media (183), then the final SIP status."""
+        ...
+
     async def flush_keys(self) -> None:
         """Discard keys already queued (stale keys before the next prompt)."""
         ...
@@ -113,4 +121,12 @@ class CallLimiter(Protocol):
 
     async def record_failure(self, caller: str) -> None:
         """Count a call that ended in failed_strikes."""
+        ...
+
+
+class CapacityGuard(Protocol):
+    """Whether the service can take one more call and still serve every caller on time."""
+
+    def admit(self) -> bool:
+        """False when a new call would be served late (too many calls, a lagging loop)."""
         ...

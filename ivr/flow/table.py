@@ -27,6 +27,7 @@ class State(enum.StrEnum):
 
 
 class Event(enum.StrEnum):
+    OVER_CAPACITY = "over_capacity"  # the service cannot take one more call on time
     WITHHELD = "withheld"
     NOT_SUBSCRIBED = "not_subscribed"
     LIMITED = "limited"
@@ -43,6 +44,7 @@ class Event(enum.StrEnum):
 class Do(enum.StrEnum):
     """What a transition does besides changing state."""
 
+    ANSWER = "answer"  # admitted: the call is answered (billing starts here), step passed
     ADVANCE = "advance"  # the step is passed: its strikes start again at 0
     CONTINUE = "continue"  # same step, next entry (password → confirmation): strikes carry on
     RETRY = "retry"  # a strike: stale keys discarded, INVALID played before the step prompt
@@ -50,35 +52,48 @@ class Do(enum.StrEnum):
 
 @dataclass(frozen=True)
 class End:
-    """The outcome is decided; play the goodbye (target read back first if say_target)."""
+    """The outcome is decided; play the goodbye (target read back first if say_target).
+
+    sip_status: a refusal before the answer: the prompt is early media, then this final
+    SIP response instead of a 200 OK (the caller pays nothing).
+    """
 
     outcome: Outcome
     prompt: Prompt
     say_target: bool = False
     step: Step | None = None  # where the call log says it ended; None: the current step
+    sip_status: int | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.outcome} ({self.prompt.name})"
+        refused = f", SIP {self.sip_status}" if self.sip_status else ""
+        return f"{self.outcome} ({self.prompt.name}{refused})"
 
 
 Action = Do | End
 S, E = State, Event
-ADVANCE, CONTINUE, RETRY = Do.ADVANCE, Do.CONTINUE, Do.RETRY
-REJECT_WITHHELD = End(Outcome.REJECTED_ANONYMOUS, Prompt.WITHHELD)
+ANSWER, ADVANCE, CONTINUE, RETRY = Do.ANSWER, Do.ADVANCE, Do.CONTINUE, Do.RETRY
+# Refusals at the caller check, before any answer (RFC 5079's 433 for anonymity).
+REFUSE_CAPACITY = End(Outcome.REJECTED_CAPACITY, Prompt.SORRY, sip_status=503)
+REFUSE_WITHHELD = End(Outcome.REJECTED_ANONYMOUS, Prompt.WITHHELD, sip_status=433)
+REFUSE_NOT_SUBSCRIBED = End(Outcome.REJECTED_NOT_SUBSCRIBED, Prompt.NOT_SUBSCRIBED, sip_status=403)
+REFUSE_LIMITED = End(Outcome.REJECTED_RATE_LIMITED, Prompt.LIMITED, sip_status=486)
+REFUSE_STORE_DOWN = End(Outcome.ERROR_STORE, Prompt.SORRY, sip_status=503)
+# Ends after the answer.
 REJECT_NOT_SUBSCRIBED = End(Outcome.REJECTED_NOT_SUBSCRIBED, Prompt.NOT_SUBSCRIBED)
-REJECT_LIMITED = End(Outcome.REJECTED_RATE_LIMITED, Prompt.LIMITED)
 STORE_ERROR = End(Outcome.ERROR_STORE, Prompt.SORRY)
 FAIL = End(Outcome.FAILED_STRIKES, Prompt.START_AGAIN)
 SET = End(Outcome.SET, Prompt.DONE, say_target=True, step=Step.DONE)
 
 TABLE: dict[tuple[State, Event], tuple[State, Action]] = {
-    # 1. Caller check: present, subscribed, active, within the per-caller limits.
-    (S.CALLER_CHECK, E.WITHHELD): (S.END, REJECT_WITHHELD),
-    (S.CALLER_CHECK, E.NOT_SUBSCRIBED): (S.END, REJECT_NOT_SUBSCRIBED),
-    (S.CALLER_CHECK, E.LIMITED): (S.END, REJECT_LIMITED),
-    (S.CALLER_CHECK, E.STORE_FAILED): (S.END, STORE_ERROR),  # the limiter's store is down
-    (S.CALLER_CHECK, E.ADMITTED): (S.MENU, ADVANCE),
+    # 1. Caller check, on the unanswered call: capacity, caller present, subscribed, active,
+    #    within the per-caller limits. Only an admitted caller is answered.
+    (S.CALLER_CHECK, E.OVER_CAPACITY): (S.END, REFUSE_CAPACITY),
+    (S.CALLER_CHECK, E.WITHHELD): (S.END, REFUSE_WITHHELD),
+    (S.CALLER_CHECK, E.NOT_SUBSCRIBED): (S.END, REFUSE_NOT_SUBSCRIBED),
+    (S.CALLER_CHECK, E.LIMITED): (S.END, REFUSE_LIMITED),
+    (S.CALLER_CHECK, E.STORE_FAILED): (S.END, REFUSE_STORE_DOWN),  # the limiter's store is down
+    (S.CALLER_CHECK, E.ADMITTED): (S.MENU, ANSWER),
     # 2. Unit menu: one key, 1-3.
     (S.MENU, E.TARGET_FIXED): (S.PASSWORD, ADVANCE),
     (S.MENU, E.NOT_SUBSCRIBED): (S.END, REJECT_NOT_SUBSCRIBED),  # unit 1: no active contract line

@@ -16,7 +16,7 @@ SECRET = "f00dcafe" * 4
 
 
 def secured_env(secret: str) -> bytes:
-    return env_bytes(script=f"tmp-password?auth={secret}")
+    return env_bytes().replace(b"\n\n", f"\nagi_arg_1: {secret}\n\n".encode())
 
 
 async def recording_handler_server(make_server: ServerFactory, **kwargs: object):

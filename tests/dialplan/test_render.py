@@ -47,7 +47,7 @@ def test_both_dids_go_to_the_agi_server(rendered):
     assert ("exten", "0664806430,1,Goto(tmp-password,${EXTEN},1)") in entry
     assert ("exten", "0363044747,1,Goto(tmp-password,${EXTEN},1)") in entry
     flow = [v for _n, v in _items(rendered / "extensions.conf", "tmp-password")]
-    assert "n,AGI(agi://127.0.0.1:4600/tmp-password?auth=a9)" in flow  # the shared secret
+    assert "n,AGI(agi://127.0.0.1:4600/tmp-password,a9)" in flow  # the shared secret
     assert "n,Playback(tpw/sorry)" in flow  # the apology when the server is unreachable
 
 

@@ -68,8 +68,22 @@ def _header(message: str, name: str) -> str:
 class RawCall:
     """One call: ``async with RawCall(...) as call: await call.info("1") ...``."""
 
-    def __init__(self, *, did: str, caller: str, sip_port: int, timeout_s: float = 10) -> None:
+    def __init__(
+        self,
+        *,
+        did: str,
+        caller: str,
+        sip_port: int,
+        timeout_s: float = 10,
+        expect_answer: bool = True,
+        cancel_after_s: float | None = None,
+    ) -> None:
         self.did, self.caller, self.sip_port, self.timeout_s = did, caller, sip_port, timeout_s
+        self.expect_answer = expect_answer  # False: a refusal (or a CANCEL) is the expected end
+        self.cancel_after_s = cancel_after_s
+        self.responses: list[tuple[float, int, bool]] = []  # (arrival, status, has SDP)
+        self.final_status = 0
+        self.invite_branch = "z9hG4bK" + secrets.token_hex(6)
         self.arrivals = Arrivals()
         self.call_id = secrets.token_hex(8)
         self.tag = secrets.token_hex(4)
@@ -115,10 +129,13 @@ class RawCall:
         assert self._sip.transport is not None
         self._sip.transport.sendto(text.encode(), (LOCAL_IP, self.sip_port))
 
-    def _head(self, method: str, uri: str, cseq: int, to: str) -> list[str]:
+    def _head(
+        self, method: str, uri: str, cseq: int, to: str, branch: str | None = None
+    ) -> list[str]:
+        branch = branch or "z9hG4bK" + secrets.token_hex(6)
         return [
             f"{method} {uri} SIP/2.0",
-            f"Via: SIP/2.0/UDP {LOCAL_IP}:{self.sip_local};branch=z9hG4bK{secrets.token_hex(6)}",
+            f"Via: SIP/2.0/UDP {LOCAL_IP}:{self.sip_local};branch={branch}",
             f"From: <sip:{self.caller}@{LOCAL_IP}>;tag={self.tag}",
             f"To: {to}",
             f"Call-ID: {self.call_id}",
@@ -149,13 +166,23 @@ class RawCall:
         lines += [f"{h}: {_header(request, h)}" for h in ("Via", "From", "To", "Call-ID", "CSeq")]
         self._send("\r\n".join([*lines, "Content-Length: 0", "", ""]))
 
-    async def _final(self, cseq: int) -> str:
+    async def _final(self, cseq: int, method: str = "") -> str:
         until = time.monotonic() + self.timeout_s
         while True:
             msg = await self._next(until)
             status = _STATUS.match(msg)
-            if status and _header(msg, "CSeq").startswith(f"{cseq} ") and status[1] >= "200":
+            if not status or not _header(msg, "CSeq").startswith(f"{cseq} {method}"):
+                continue
+            if method == "INVITE":
+                self.responses.append((time.monotonic(), int(status[1]), "\r\nv=0" in msg))
+            if status[1] >= "200":
                 return msg
+
+    async def _cancel_later(self, delay_s: float, to: str) -> None:
+        """CANCEL the pending INVITE (same branch, RFC 3261 9.1): the caller gave up."""
+        await asyncio.sleep(delay_s)  # the caller's own timing: what the test is about
+        head = self._head("CANCEL", self.remote_uri, 1, to, branch=self.invite_branch)
+        self._send(self._compose(head))
 
     async def _invite(self) -> None:
         sdp = "\r\n".join(
@@ -175,9 +202,23 @@ class RawCall:
             ]
         )
         to = f"<sip:{self.did}@{LOCAL_IP}:{self.sip_port}>"
-        head = self._head("INVITE", self.remote_uri, 1, to)
+        head = self._head("INVITE", self.remote_uri, 1, to, branch=self.invite_branch)
         self._send(self._compose(head, sdp, "application/sdp"))
-        ok = await self._final(1)
+        cancel = None
+        if self.cancel_after_s is not None:
+            cancel = asyncio.create_task(self._cancel_later(self.cancel_after_s, to))
+        ok = await self._final(1, "INVITE")
+        if cancel is not None:
+            await cancel
+        self.final_status = int(_STATUS.match(ok)[1])  # type: ignore[index]
+        if self.final_status >= 300:
+            # ACK of a non-2xx final response: the INVITE's branch, the response's To (its tag)
+            ack = self._head("ACK", f"sip:{self.did}@{LOCAL_IP}:{self.sip_port}", 1,
+                             _header(ok, "To"), branch=self.invite_branch)  # fmt: skip
+            self._send(self._compose(ack))
+            if self.expect_answer:
+                raise AssertionError(f"INVITE answered {ok.splitlines()[0]}")
+            return
         if not ok.startswith("SIP/2.0 200"):
             raise AssertionError(f"INVITE answered {ok.splitlines()[0]}")
         self.answered_at = time.monotonic()

@@ -68,13 +68,15 @@ class CallSpec:
     codec: str = "PCMU"
     tone_ms: int = 70
     offer_events: bool = False
+    refused_with: int | None = None  # a refusal before answer: 183, then this final status
 
     def __post_init__(self) -> None:
         if self.keys_as not in KEYS_AS:
             raise ValueError(f"keys_as must be one of {sorted(KEYS_AS)}")
         if self.codec not in CODECS or (self.keys_as == "rfc4733" and self.codec != "PCMU"):
             raise ValueError("codec: PCMU or PCMA (RFC 4733 calls here use PCMU)")
-        if self.hangup_after_s is None and not self.expect_service_bye:
+        ends = self.hangup_after_s is not None or self.refused_with is not None
+        if not ends and not self.expect_service_bye:
             raise ValueError("nothing would end the call: set hangup_after_s")
         if self.hangup_after_s is not None and self.hangup_after_s >= self.timeout_s:
             raise ValueError("hangup_after_s must be below timeout_s")
@@ -287,6 +289,8 @@ Content-Length: 0
         wait = f'<recv request="BYE" timeout="{int(spec.timeout_s * 1000)}"/>'
     play = quoteattr(str(pcap_path))
     info = _info_steps(spec) if spec.keys_as in INFO_TYPES else ""
+    if spec.refused_with is not None:
+        return _refusal_scenario(spec, invite, answer_ms)
     return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="{escape(did)} keys">
@@ -306,6 +310,31 @@ Content-Length: 0
   <recv response="200" timeout="5000"/>
   <nop><action><log message="{_CALLER_BYE_MARK}"/></action></nop>
   <label id="done"/>
+</scenario>
+"""
+
+
+def _refusal_scenario(spec: CallSpec, invite: str, answer_ms: int) -> str:
+    """Never answered: 183 with the refusal as early media, then the final status, then the
+    ACK of a non-2xx response (the INVITE's branch: four messages back)."""
+    ack = f"""ACK sip:{spec.did}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4]
+[last_From:]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+"""
+    final_ms = int(spec.timeout_s * 1000)
+    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="{escape(spec.did)} refused">
+  <send retrans="500">{_cdata(invite)}</send>
+  <recv response="100" optional="true"/>
+  <recv response="183" timeout="{answer_ms}"/>
+  <recv response="{spec.refused_with}" timeout="{final_ms}"/>
+  <send>{_cdata(ack)}</send>
 </scenario>
 """
 

@@ -55,6 +55,7 @@ class Case:
     target: str | None = None
     logged_caller: str | None = None
     password: str | None = None  # the one the web site must accept afterwards
+    refused: int | None = None  # the final SIP status of a refusal before answer
     timeout_s: float = 60.0
 
 
@@ -161,8 +162,14 @@ CASES = [
         password=PW["rep"],
     ),
     Case("no_keys", "0410000001", outcome="failed_strikes", step="menu", strikes=3, timeout_s=140),
-    Case("anonymous", "anonymous", outcome="rejected_anonymous", step="caller_check"),
-    Case("not_subscribed", "0499999999", outcome="rejected_not_subscribed", step="caller_check"),
+    Case("anonymous", "anonymous", outcome="rejected_anonymous", step="caller_check", refused=433),
+    Case(
+        "not_subscribed",
+        "0499999999",
+        outcome="rejected_not_subscribed",
+        step="caller_check",
+        refused=403,
+    ),
     Case(
         "plus81_caller",
         "+81420000001",
@@ -264,7 +271,8 @@ def _spec(case: Case) -> CallSpec:
         privacy=case.privacy,
         schedule=case.schedule,
         hangup_after_s=case.hangup_after_s,
-        expect_service_bye=case.hangup_after_s is None,
+        expect_service_bye=case.hangup_after_s is None and case.refused is None,
+        refused_with=case.refused,
         timeout_s=case.timeout_s,
     )
 
@@ -279,7 +287,13 @@ async def _place_all(stack, workdir) -> tuple[dict[str, CallOutcome], list[CallO
             timeout_s=20,
         )
         done = [await run_call(quick, "127.0.0.1", stack.sip_port, workdir) for _ in range(3)]
-        last = CallSpec(did=WEST, caller_from=RATE_CALLER, timeout_s=30)
+        last = CallSpec(
+            did=WEST,
+            caller_from=RATE_CALLER,
+            timeout_s=30,
+            refused_with=486,
+            expect_service_bye=False,
+        )
         return [*done, await run_call(last, "127.0.0.1", stack.sip_port, workdir)]
 
     results = await asyncio.gather(
@@ -321,6 +335,7 @@ def test_call(stack, placed, case):
         "did": case.did,
     }
     assert set(end) >= set(CALL_END_FIELDS)
+    assert end["answered"] is (case.refused is None)  # a refused caller is never charged
     if case.password:
         ok = stack.ivrctl("tpw", "verify", case.target, case.password, check=False)
         assert (ok.returncode, ok.stdout.split()[0]) == (0, "ok")

@@ -31,12 +31,13 @@ def lines(stack) -> list[dict]:
     return [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
 
 
-async def raw_agi_attack(port: int, script: str) -> bytes:
+async def raw_agi_attack(port: int, secret: str, script: str = "tmp-password") -> bytes:
     """What a 20-line script did on main: an environment, then 200 result=0 to everything."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     env = (
         f"agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n"
-        f"agi_uniqueid: 666.1\nagi_callerid: {VICTIM}\nagi_extension: 0664806430\n\n"
+        f"agi_uniqueid: 666.1\nagi_callerid: {VICTIM}\nagi_extension: 0664806430\n"
+        f"agi_arg_1: {secret}\n\n"
     )
     writer.write(env.encode())
     await writer.drain()
@@ -63,8 +64,8 @@ def imported(stack, tmp_path_factory):
 def test_raw_fastagi_client_without_the_secret_sets_nothing(imported):
     stack = imported
     port = int(stack.env["IVR_AGI_PORT"])
-    for script in ("tmp-password", "tmp-password?auth=0123456789abcdef"):
-        assert asyncio.run(raw_agi_attack(port, script)) == b""  # not a single command
+    for secret in ("", "0123456789abcdef"):
+        assert asyncio.run(raw_agi_attack(port, secret)) == b""  # not a single command
     none = stack.ivrctl("tpw", "show", VICTIM, check=False)
     assert (none.returncode, none.stdout.strip()) == (1, "none")
     refused = [e for e in lines(stack) if e["event"] == "agi.refused"]
@@ -145,3 +146,14 @@ def test_redis_refuses_a_client_without_the_password(imported):
         env={**env, "REDISCLI_AUTH": password},
     )
     assert authed.stdout.strip() == "PONG"
+
+
+def test_agi_secret_is_in_no_log(imported):
+    stack = imported
+    secret = (stack.state_dir / "agi-secret").read_text().strip().encode()
+    holders = {
+        path.relative_to(stack.state_dir).as_posix()
+        for path in stack.state_dir.rglob("*")
+        if path.is_file() and secret in path.read_bytes()
+    }
+    assert holders == {"agi-secret", "asterisk/etc/extensions.conf"}

@@ -62,7 +62,7 @@ def test_up_refuses_a_busy_port(tmp_path):
         b.down()
 
 
-def test_apology_and_hang_up_when_the_agi_server_is_down(tmp_path):
+def test_apology_and_503_before_answer_when_the_agi_server_is_down(tmp_path):
     import asyncio
 
     from ivr.app import procs
@@ -72,9 +72,15 @@ def test_apology_and_hang_up_when_the_agi_server_is_down(tmp_path):
     try:
         s.up()
         assert procs.stop("agi", run_dir=s.state_dir / "run")
-        spec = CallSpec(did="0664806430", caller_from="0312345678", timeout_s=20)
+        spec = CallSpec(
+            did="0664806430",
+            caller_from="0312345678",
+            timeout_s=20,
+            refused_with=503,
+            expect_service_bye=False,
+        )
         result = asyncio.run(run_call(spec, "127.0.0.1", s.sip_port, tmp_path / "sipp"))
-        assert result.ok, result.describe()  # answered, then the service sent BYE
+        assert result.ok, result.describe()  # 183, the apology as early media, 503; no 200
         assert result.elapsed_s < 10, result.elapsed_s
         assert result.elapsed_s > 5  # the apology (tpw/sorry, ~7 s) was played, not dead air
         messages = (s.state_dir / "asterisk" / "log" / "messages.log").read_text()

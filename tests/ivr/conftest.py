@@ -60,6 +60,7 @@ def dial() -> Dial:
         directory: FakeDirectory | None = None,
         timing: Timing = TIMING,
         hangup_on_play: bool = False,
+        capacity: Any = None,
     ) -> Call:
         log: list[tuple[Any, ...]] = []
         channel = FakeChannel(*script, log=log)
@@ -68,9 +69,8 @@ def dial() -> Dial:
         store.log = log
         limiter = limiter or FakeLimiter()
         info = CallInfo(call_id="call-1", caller_raw=caller, did=DID)
-        result = await run_call(
-            info, channel, directory or FakeDirectory(*SUBSCRIBERS), store, limiter, timing
-        )
+        directory = directory or FakeDirectory(*SUBSCRIBERS)
+        result = await run_call(info, channel, directory, store, limiter, timing, capacity=capacity)
         return Call(result, channel, store, limiter, log)
 
     return _dial

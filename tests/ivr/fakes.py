@@ -57,6 +57,8 @@ class FakeChannel:
         self.flushes = 0
         self.hangups = 0
         self.hangup_on_play = False
+        self.answered = False
+        self.refused: list[int] = []  # final SIP statuses sent instead of an answer
 
     async def collect(
         self,
@@ -83,6 +85,16 @@ class FakeChannel:
         self.log.append(("play", tuple(prompts)))
         if self.hangup_on_play:
             raise CallerHangup("left during the goodbye")
+
+    async def answer(self) -> None:
+        self.answered = True
+        self.log.append(("answer",))
+
+    async def refuse(self, prompts: Sequence[PromptItem], *, sip_status: int) -> None:
+        assert not self.answered, "a refusal after the answer would charge the caller"
+        self.played.append(tuple(prompts))
+        self.refused.append(sip_status)
+        self.log.append(("refuse", tuple(prompts), sip_status))
 
     async def flush_keys(self) -> None:
         self.flushes += 1

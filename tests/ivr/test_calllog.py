@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from ivr.flow.calllog import (
-    CALL_END_FIELDS,
-    REDACTED,
-    configure_logging,
-    log_call_end,
-    log_call_event,
-)
+from ivr.app.logsink import REDACTED, configure_logging
+from ivr.flow.calllog import CALL_END_FIELDS, log_call_end, log_call_event
 from ivr.flow.outcomes import CallInfo, CallResult, Outcome, Step
 from ivr.flow.ports import CallerHangup
 from store.types import Unit
@@ -30,9 +25,11 @@ def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-# shared/spec/interfaces.md, spelled out here on purpose: the promise the code is checked against.
+# shared/spec/interfaces.md (and issue 12's `answered`), spelled out here on purpose: the
+# promise the code is checked against.
 INTERFACE_FIELDS = (
     "call_id", "caller", "did", "unit", "target", "outcome", "step", "strikes", "duration_ms",
+    "answered",
 )  # fmt: skip
 
 

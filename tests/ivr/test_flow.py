@@ -203,6 +203,7 @@ async def test_keys_after_the_eighth_are_flushed_before_the_next_prompt(dial: Di
     kinds = [entry[0] for entry in call.log]
     # menu ended at its one key, each password entry at its 8th: flush before the next prompt
     assert kinds == [
+        "answer",
         "collect",
         "flush",
         "collect",
@@ -217,8 +218,8 @@ async def test_keys_after_the_eighth_are_flushed_before_the_next_prompt(dial: Di
 
 async def test_wrong_entry_leftovers_are_flushed_before_the_retry(dial: Dial) -> None:
     call = await dial(key("2"), pound(FOREIGN), pound(ADDITIONAL), key(PW), key(PW))
-    kinds = [entry[0] for entry in call.log[:5]]
-    assert kinds == ["collect", "flush", "collect", "flush", "collect"]
+    kinds = [entry[0] for entry in call.log[:6]]
+    assert kinds == ["answer", "collect", "flush", "collect", "flush", "collect"]
 
 
 async def test_entries_use_the_timing_passed_in(dial: Dial) -> None:

@@ -35,7 +35,8 @@ async def test_withheld_caller(dial: Dial, raw: str | None) -> None:
     r = call.result
     assert (r.outcome, r.step, r.strikes) == (Outcome.REJECTED_ANONYMOUS, Step.CALLER_CHECK, 0)
     assert played(call) == [(Sound(Prompt.WITHHELD),)]
-    assert call.channel.hangups == 1
+    assert (call.channel.refused, call.channel.answered, call.channel.hangups) == ([433], False, 0)
+    assert r.answered is False
     assert call.limiter.admitted == []
 
 
@@ -52,7 +53,7 @@ async def test_not_subscribed_or_inactive(dial: Dial, caller: str) -> None:
     r = call.result
     assert (r.outcome, r.step) == (Outcome.REJECTED_NOT_SUBSCRIBED, Step.CALLER_CHECK)
     assert played(call) == [(Sound(Prompt.NOT_SUBSCRIBED),)]
-    assert call.channel.hangups == 1
+    assert (call.channel.refused, call.channel.answered, call.channel.hangups) == ([403], False, 0)
 
 
 async def test_rate_limited(dial: Dial) -> None:
@@ -76,7 +77,7 @@ async def test_directory_failure_is_an_internal_error(dial: Dial) -> None:
     call = await dial(directory=directory)
     assert (call.result.outcome, call.result.step) == (Outcome.ERROR_INTERNAL, Step.CALLER_CHECK)
     assert played(call) == [(Sound(Prompt.SORRY),)]
-    assert call.channel.hangups == 1
+    assert (call.channel.refused, call.channel.hangups) == ([503], 0)  # never answered
 
 
 # --- hang-ups --------------------------------------------------------------------------------

@@ -20,8 +20,17 @@ ENDS = (key(PW), key(PW))
 FAILED = Outcome.FAILED_STRIKES
 STORE_DOWN = {"limiter": FakeLimiter(fail=True)}
 
+
+class Full:
+    """A capacity guard that admits nothing."""
+
+    def admit(self) -> bool:
+        return False
+
+
 # (state, event) -> (dial script, dial options, expected outcome)
 SCENARIOS: dict[tuple[S, E], tuple[tuple[Any, ...], dict[str, Any], Outcome]] = {
+    (S.CALLER_CHECK, E.OVER_CAPACITY): ((), {"capacity": Full()}, Outcome.REJECTED_CAPACITY),
     (S.CALLER_CHECK, E.WITHHELD): ((), {"caller": "anonymous"}, Outcome.REJECTED_ANONYMOUS),
     (S.CALLER_CHECK, E.NOT_SUBSCRIBED): ((), {"caller": "0111"}, Outcome.REJECTED_NOT_SUBSCRIBED),
     (S.CALLER_CHECK, E.LIMITED): (

@@ -64,7 +64,7 @@ def test_logrotate_loses_and_duplicates_no_line(state: Path, tmp_path: Path) -> 
         assert rotated.returncode == 0, rotated.stderr
         # Lines reach the new file only once the writer reopened it on SIGHUP.
         assert procs.wait_for(lambda: count(log) >= 100, 20), f"no line after rotation {r + 1}"
-        assert oct(log.stat().st_mode & 0o777) == "0o640"
+        assert oct(log.stat().st_mode & 0o777) == "0o600"
     assert procs.stop("agi", run_dir=run)
     written, reopened = map(int, (state / "writer.done").read_text().split())
     assert reopened == ROTATIONS
