@@ -64,16 +64,39 @@ def test_load_without_file_is_a_clear_error(tmp_path: Path) -> None:
         load(tmp_path / "pepper")
 
 
-def test_load_refuses_world_readable_and_short(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o620, 0o602, 0o604, 0o660, 0o610])
+def test_load_refuses_a_pepper_others_may_access(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "pepper"
     path.write_bytes(os.urandom(32))
-    path.chmod(0o644)
-    with pytest.raises(PepperMissing, match="world-readable"):
+    path.chmod(mode)
+    with pytest.raises(PepperMissing) as info:
         load(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and f"mode {mode:04o}" in message
+
+
+def test_load_accepts_owner_only_modes_and_refuses_short_or_odd(tmp_path: Path) -> None:
+    path = tmp_path / "pepper"
+    path.write_bytes(os.urandom(32))
+    for mode in (0o600, 0o400):
+        path.chmod(mode)
+        assert len(load(path)) == 32
     path.chmod(0o600)
     path.write_bytes(b"tiny")
     with pytest.raises(PepperMissing, match="shorter"):
         load(path)
+    with pytest.raises(PepperMissing, match="not a regular file|cannot be read"):
+        load(tmp_path)
+
+
+def test_created_pepper_is_0600_even_under_a_permissive_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        load_or_create(tmp_path / "new" / "pepper")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new" / "pepper").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
 
 
 def test_keys_use_the_number_as_hash_tag() -> None:
@@ -82,8 +105,6 @@ def test_keys_use_the_number_as_hash_tag() -> None:
         keys.tpw(number),
         keys.tpw_verifier(number),
         keys.audit(number),
-        keys.real_password(number),
-        keys.real_password_verifier(number),
         keys.limit_calls(number),
         keys.limit_failures(number),
     ]
