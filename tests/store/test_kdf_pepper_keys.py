@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import stat
 import threading
 from pathlib import Path
 
 import pytest
+from argon2.low_level import Type, hash_secret_raw
 from redis.crc import key_slot
 
-from store import keys
-from store.kdf import KdfParams, derive, matches, new_salt
+from store import kdf, keys
+from store.kdf import Argon2idParams, ScryptParams, derive, matches, new_salt
 from store.pepper import PepperMissing, load, load_or_create
 from tests.store.conftest import FAST_KDF, PEPPER, PW, PW2
 
@@ -24,15 +28,53 @@ def test_verifier_depends_on_password_salt_pepper_and_params() -> None:
     assert not matches(derive(PW2, salt, PEPPER, FAST_KDF), base)
     assert not matches(derive(PW, new_salt(), PEPPER, FAST_KDF), base)
     assert not matches(derive(PW, salt, bytes(32), FAST_KDF), base)
-    assert not matches(derive(PW, salt, PEPPER, KdfParams(n=2**11)), base)
+    assert not matches(derive(PW, salt, PEPPER, Argon2idParams(memory_kib=128, time_cost=1)), base)
+    assert not matches(derive(PW, salt, PEPPER, ScryptParams(n=2**10)), base)
+
+
+def test_default_is_argon2id_at_owasp_cost_or_more() -> None:
+    params = Argon2idParams()
+    assert params.memory_kib >= 19 * 1024 and params.time_cost >= 2 and params.parallelism == 1
+    assert json.loads(kdf.to_json(params))["alg"] == "hmac-sha256+argon2id"
+
+
+def test_argon2id_is_the_pepper_keyed_password_through_argon2id() -> None:
+    """Independent check with argon2-cffi's own API: HMAC-SHA256(pepper) then Argon2id."""
+    salt = new_salt()
+    keyed = hmac.new(PEPPER, PW.encode(), hashlib.sha256).digest()
+    expected = hash_secret_raw(keyed, salt, 1, 64, 1, 32, Type.ID)
+    assert derive(PW, salt, PEPPER, FAST_KDF) == expected
 
 
 def test_kdf_params_round_trip_and_validation() -> None:
-    params = KdfParams(n=2**15, r=8, p=2)
-    assert KdfParams.from_json(params.to_json()) == params
-    for bad in ({"n": 1000}, {"r": 0}, {"dklen": 8}, {"alg": "md5"}):
+    for params in (Argon2idParams(memory_kib=47104, time_cost=1), ScryptParams(n=2**15, p=2)):
+        assert kdf.from_json(kdf.to_json(params)) == params
+    legacy = '{"alg":"hmac-sha256+scrypt","dklen":32,"n":16384,"p":1,"r":8}'
+    assert kdf.from_json(legacy) == ScryptParams()
+    for bad in ({"n": 1000}, {"r": 0}, {"dklen": 8}, {"n": 2**24}):
         with pytest.raises(ValueError):
-            KdfParams(**bad)  # type: ignore[arg-type]
+            ScryptParams(**bad)  # type: ignore[arg-type]
+    for bad in ({"memory_kib": 4}, {"time_cost": 0}, {"parallelism": 0}, {"dklen": 8}):
+        with pytest.raises(ValueError):
+            Argon2idParams(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"alg":"md5"}',
+        "not json",
+        '{"alg":"hmac-sha256+argon2id","memory_kib":1048576,"time_cost":2}',  # 1 GiB planted
+        '{"alg":"hmac-sha256+argon2id","time_cost":1000}',
+        '{"alg":"hmac-sha256+scrypt","n":1048576,"r":64}',
+        '{"alg":"hmac-sha256+argon2id","extra":1}',
+        "[]",
+    ],
+)
+def test_record_parameters_out_of_bounds_are_refused(raw: str) -> None:
+    """A record planted in Redis cannot make one verify cost a gigabyte or seconds."""
+    with pytest.raises(ValueError, match="KDF parameters"):
+        kdf.from_json(raw)
 
 
 def test_load_or_create_makes_a_0600_random_pepper(tmp_path: Path) -> None:
