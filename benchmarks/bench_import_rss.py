@@ -53,6 +53,7 @@ def run_child(url: str, csv: Path, pythonpath: str | None) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, url, str(csv)],
         env=env,
+        cwd=pythonpath or root,  # `-c` puts the working directory first on sys.path
         capture_output=True,
         text=True,
         timeout=1800,

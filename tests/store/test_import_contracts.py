@@ -116,3 +116,17 @@ def test_contract_errors_are_capped_too(engine: Engine, tmp_path: Path) -> None:
         import_csv(engine, write(tmp_path, orphans))
     assert len(info.value.errors) == 100 and info.value.total == 300
     assert info.value.errors[0].line == 2 and info.value.errors[-1].line == 101
+
+
+def test_import_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    """150,000 rows in a fresh process: the whole-file importer peaked near 140 MiB."""
+    from benchmarks.bench_import_rss import run_child, write_csv
+    from store.migrations import migrate
+
+    csv = tmp_path / "big.csv"
+    write_csv(csv, 150_000)
+    url = f"sqlite:///{tmp_path / 'big.db'}"
+    migrate(url)
+    got = run_child(url, csv, None)
+    assert got["numbers"] == 150_000
+    assert got["peak_mib"] < 90, got
