@@ -2,7 +2,7 @@
 
 Writes a CSV of N rows (default 1,000,000: contracts of 10 numbers, contract line
 first), then imports it in a fresh child process per database (SQLite, and PostgreSQL
-when reachable) and prints the child's peak RSS (`ru_maxrss`) and wall time. The import
+when reachable) and prints the child's peak RSS (`VmHWM`) and wall time. The import
 runs in a child so the figure is the importer's own, not this harness's.
 `--pythonpath DIR` runs the child against another copy of `store/` (e.g. an older commit
 extracted with `git archive COMMIT store | tar -x -C DIR`) for before/after figures.
@@ -33,7 +33,11 @@ engine = make_engine(sys.argv[1])
 started = time.perf_counter()
 result = import_csv(engine, Path(sys.argv[2]))
 elapsed = time.perf_counter() - started
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM is this program's own peak; ru_maxrss also counts the parent copy forked before exec
+status = Path("/proc/self/status")
+lines = status.read_text().splitlines() if status.exists() else []
+hwm = [line for line in lines if line.startswith("VmHWM:")]
+peak_kib = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"numbers": result.numbers, "s": elapsed, "peak_mib": peak_kib / 1024}))
 """
 
