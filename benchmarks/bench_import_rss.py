@@ -64,7 +64,8 @@ def run_child(url: str, csv: Path, pythonpath: str | None) -> dict[str, float]:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1])
+        lines = [line for line in done.stderr.splitlines() if "Error" in line]
+        raise RuntimeError((lines or done.stderr.strip().splitlines() or ["?"])[-1][:300])
     return json.loads(done.stdout)
 
 

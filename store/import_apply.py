@@ -36,6 +36,9 @@ from store.csvrows import ErrorList
 from store.models import SubscriberRow
 
 BATCH = 2000
+# A million-row upsert takes longer than the 30 s every other statement gets (store/db.py);
+# an import is an operator's batch job, so its statements get minutes, not forever.
+STATEMENT_TIMEOUT_MS = 15 * 60 * 1000
 COLUMNS = ("number", "contract_number", "region", "active")
 
 
@@ -59,6 +62,7 @@ def stage(conn: Connection, rows: Iterable[tuple[int, dict[str, Any]]]) -> Table
     if conn.dialect.name == "postgresql":
         # Imports run one at a time (readers are not blocked), so the checks below see
         # the directory as the upsert leaves it.
+        conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
         conn.execute(text("LOCK TABLE subscribers IN SHARE ROW EXCLUSIVE MODE"))
     else:  # SQLite keeps a temporary table for the connection's life, whatever happened
         conn.execute(text("DROP TABLE IF EXISTS temp.ivr_import_staging"))
