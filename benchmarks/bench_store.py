@@ -1,9 +1,11 @@
 """Store and directory benchmarks: `python -m benchmarks.bench_store [--redis URL]`.
 
 Measures, in one run (ratios matter more than absolute times on shared machines):
-importing a 10,000-number contract into SQLite (and PostgreSQL when reachable), a
-temporary-password set and verify at the default scrypt cost, and 50 concurrent wrong
-verifies against one number (must end with exactly 3 failures counted).
+importing a 10,000-number contract into SQLite (and PostgreSQL when reachable); the bare
+key derivation at the default Argon2id cost (and the legacy scrypt one, for comparison);
+a temporary-password set, a verify of a live password and a verify of a number without
+one (the dummy derivation), medians of 20; and 50 concurrent wrong verifies against one
+number (must end with exactly 3 failures counted).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from store import keys
 from store.credentials import CredentialStore
 from store.db import make_engine
 from store.importer import import_csv
+from store.kdf import Argon2idParams, ScryptParams, derive, new_salt
 from store.migrations import migrate
 from store.redisconn import connect
 from store.types import Unit, VerifyOutcome
@@ -48,12 +52,26 @@ def bench_import(url: str, csv: Path) -> tuple[float, float]:
     return first, again
 
 
+def bench_kdf(runs: int = 20) -> dict[str, float]:
+    pepper, salt = secrets.token_bytes(32), new_salt()
+    found = {}
+    for name, params in (("argon2id_default", Argon2idParams()), ("scrypt_legacy", ScryptParams())):
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            derive("58291746", salt, pepper, params)
+            times.append(time.perf_counter() - t0)
+        found[f"derive_{name}_median_ms"] = statistics.median(times) * 1000
+    return found
+
+
 async def bench_store(redis_url: str) -> dict[str, float]:
     redis = connect(redis_url)
     store = CredentialStore(redis, secrets.token_bytes(32))
     number = f"09{secrets.randbelow(10**8):08d}"
-    sets, oks = [], []
-    for _ in range(10):
+    absent = f"09{secrets.randbelow(10**8):08d}"
+    sets, oks, nones = [], [], []
+    for _ in range(20):
         t0 = time.perf_counter()
         await store.set_temporary(
             number,
@@ -67,6 +85,9 @@ async def bench_store(redis_url: str) -> dict[str, float]:
         t0 = time.perf_counter()
         assert await store.verify(number, "58291746") is VerifyOutcome.OK
         oks.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        assert await store.verify(absent, "58291746") is VerifyOutcome.NONE
+        nones.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     outcomes = await asyncio.gather(*(store.verify(number, "00000000") for _ in range(50)))
     burst = time.perf_counter() - t0
@@ -74,10 +95,12 @@ async def bench_store(redis_url: str) -> dict[str, float]:
     assert shown is not None and shown.failures == 3, shown
     assert outcomes.count(VerifyOutcome.WRONG) == 2, outcomes
     await store.clear(number, operator="bench")
+    await redis.delete(keys.audit(absent), keys.audit(number))
     await redis.aclose()
     return {
         "set_median_ms": statistics.median(sets) * 1000,
-        "verify_median_ms": statistics.median(oks) * 1000,
+        "verify_ok_median_ms": statistics.median(oks) * 1000,
+        "verify_none_median_ms": statistics.median(nones) * 1000,
         "50_wrong_verifies_s": burst,
     }
 
@@ -108,6 +131,8 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
             admin.dispose()
+    for name, value in bench_kdf().items():
+        print(f"{name}: {value:.1f}")
     for name, value in asyncio.run(bench_store(args.redis)).items():
         print(f"{name}: {value:.1f}")
 

@@ -2,7 +2,9 @@
 
 Every change runs as one Lua script together with its audit entry (store/scripts.py);
 the slow verifier is computed in a thread between two scripts, and the second script only
-applies the result if the record is still the generation the first one handed out.
+applies the result if the record is still the generation the first one handed out. A
+verify that finds no live password derives a dummy verifier at the same cost, so how long
+it takes does not tell whether a number has one.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
+from store import kdf as kdfs
 from store import keys, scripts
 from store.audit import AuditEntry, read_audit
-from store.kdf import KdfParams, derive_async, matches, new_salt
+from store.kdf import Argon2idParams, derive_async, matches, new_salt
 from store.redisconn import text, unavailable_on_error
 from store.types import PASSWORD_LENGTH, StoreError, TpwState, Unit, VerifyOutcome
 
@@ -71,7 +75,7 @@ class CredentialStore:
         clock: Callable[[], float] = time.time,
         validity_s: float = 86400,
         retain_s: float = 7 * 86400,
-        kdf: KdfParams | None = None,
+        kdf: Argon2idParams | None = None,
         audit_max: int = 1000,
         audit_ttl_s: float = 400 * 86400,
     ) -> None:
@@ -79,25 +83,41 @@ class CredentialStore:
             raise ValueError("the pepper must be at least 16 bytes")
         if validity_s <= 0 or retain_s <= 0 or audit_ttl_s <= 0 or audit_max < 1:
             raise ValueError("validity, retention and audit limits must be positive")
+        kdf = Argon2idParams() if kdf is None else kdf
+        if not isinstance(kdf, Argon2idParams):
+            raise TypeError("new temporary passwords are always derived with Argon2id")
+        self.kdf = kdf
         self._redis = redis
         self._pepper = pepper
         self._clock = clock
         self._validity_ms = int(validity_s * 1000)
-        self._tail = [str(audit_max), str(int(audit_ttl_s * 1000)), str(int(retain_s * 1000))]
-        self.kdf = kdf or KdfParams()
-        self._set = redis.register_script(scripts.SET)
-        self._begin = redis.register_script(scripts.BEGIN)
-        self._finish = redis.register_script(scripts.FINISH)
-        self._consume = redis.register_script(scripts.CONSUME)
-        self._clear = redis.register_script(scripts.CLEAR)
-        self._unit = redis.register_script(scripts.UNIT)
+        self._tail = {
+            "audit_max": audit_max,
+            "audit_ttl_ms": int(audit_ttl_s * 1000),
+            "retain_ms": int(retain_s * 1000),
+        }
+        self._dummy_salt = new_salt()
+        self._scripts: dict[scripts.Script, AsyncScript] = {
+            source: redis.register_script(source)
+            for source in (scripts.SET, scripts.BEGIN, scripts.FINISH, scripts.CONSUME)
+            + (scripts.CLEAR, scripts.UNIT)
+        }
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    @staticmethod
-    def _keys(number: str) -> list[str]:
-        return [keys.tpw(number), keys.tpw_verifier(number), keys.audit(number)]
+    async def _run(
+        self, source: scripts.Script, number: str, now_ms: int | None = None, **args: object
+    ) -> Any:
+        """A credential script on number's keys; the time and the limits are added here."""
+        now_ms = self._now_ms() if now_ms is None else now_ms
+        record_keys = source.key_list(
+            record_key=keys.tpw(number),
+            verifier_key=keys.tpw_verifier(number),
+            audit_key=keys.audit(number),
+        )
+        argv = source.arg_list(now_ms=now_ms, number=number, **args, **self._tail)
+        return await self._scripts[source](keys=record_keys, args=argv)
 
     async def set_temporary(
         self,
@@ -117,30 +137,31 @@ class CredentialStore:
         if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
             raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
         unit = Unit(unit)
-        record_keys = self._keys(number)
-        keys.checked(contract_number)
+        keys.checked(number)
+        contract_key = keys.contract(contract_number)
         salt = new_salt()
         verifier = await derive_async(password, salt, self._pepper, self.kdf)
-        now = self._now_ms()
-        args = [
-            str(now),
-            str(now + self._validity_ms),
-            number,
-            contract_number,
-            unit.value,
-            set_by,
-            call_id,
-            secrets.token_hex(16),
-            salt.hex(),
-            verifier.hex(),
-            self.kdf.to_json(),
-            *self._tail,
-        ]
         with unavailable_on_error("set_temporary"):
-            await self._set(keys=record_keys, args=args)
-            await self._unit(
-                keys=[keys.contract(contract_number)],
-                args=[unit.value, str(now), number, call_id],
+            now = self._now_ms()
+            await self._run(
+                scripts.SET,
+                number,
+                now,
+                expires_ms=now + self._validity_ms,
+                contract=contract_number,
+                unit=unit.value,
+                set_by=set_by,
+                call_id=call_id,
+                gen=secrets.token_hex(16),
+                salt=salt.hex(),
+                verifier=verifier.hex(),
+                kdf=kdfs.to_json(self.kdf),
+            )
+            await self._scripts[scripts.UNIT](
+                keys=scripts.UNIT.key_list(contract_key=contract_key),
+                args=scripts.UNIT.arg_list(
+                    unit=unit.value, at_ms=now, number=number, call_id=call_id
+                ),
             )
 
     async def verify(self, number: str, password: str, *, actor: str = "web") -> VerifyOutcome:
@@ -150,35 +171,33 @@ class CredentialStore:
         already answers `locked` (not `wrong`); so does every attempt after it, right or
         wrong, until a new one is set. `expired` after 24 h; `none` when there is none or it
         was consumed. Raises StoreUnavailable when Redis cannot answer.
+
+        Every answer costs one derivation: without a live verifier a dummy one is derived
+        with the current parameters, so timing does not tell a live password from none.
         """
-        record_keys = self._keys(number)
+        keys.checked(number)
         for _ in range(_RETRIES):
             with unavailable_on_error("verify"):
-                begun = await self._begin(
-                    keys=record_keys, args=[str(self._now_ms()), number, actor, *self._tail]
-                )
+                begun = await self._run(scripts.BEGIN, number, actor=actor)
             kind = text(begun[0])
             if kind != "check":
+                await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
                 return VerifyOutcome(kind)
             gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in begun[1:5])
             if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
                 raise StoreError("verify: record without generation or verifier")
             candidate = await derive_async(
-                password, bytes.fromhex(salt_hex), self._pepper, KdfParams.from_json(kdf_json)
+                password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json)
             )
             match = matches(candidate, bytes.fromhex(verifier_hex))
             with unavailable_on_error("verify"):
-                finished = await self._finish(
-                    keys=record_keys,
-                    args=[
-                        str(self._now_ms()),
-                        number,
-                        actor,
-                        gen,
-                        "1" if match else "0",
-                        str(MAX_FAILURES),
-                        *self._tail,
-                    ],
+                finished = await self._run(
+                    scripts.FINISH,
+                    number,
+                    actor=actor,
+                    gen=gen,
+                    match="1" if match else "0",
+                    max_failures=MAX_FAILURES,
                 )
             outcome = text(finished[0])
             if outcome != "retry":
@@ -191,18 +210,13 @@ class CredentialStore:
         True when a valid temporary password was consumed, False when there was none.
         """
         with unavailable_on_error("consume"):
-            found = await self._consume(
-                keys=self._keys(number), args=[str(self._now_ms()), number, actor, *self._tail]
-            )
+            found = await self._run(scripts.CONSUME, number, actor=actor)
         return text(found) == "valid"
 
     async def clear(self, number: str, *, operator: str) -> bool:
         """An operator removes the record (whatever its state). True when there was one."""
         with unavailable_on_error("clear"):
-            found = await self._clear(
-                keys=self._keys(number),
-                args=[str(self._now_ms()), number, operator, *self._tail],
-            )
+            found = await self._run(scripts.CLEAR, number, operator=operator)
         return text(found) != "none"
 
     async def show(self, number: str) -> TpwRecord | None:

@@ -1,8 +1,11 @@
-"""The password verifier: HMAC-SHA256 with the pepper, then scrypt with a per-record salt.
+"""The password verifier: HMAC-SHA256 with the pepper, then Argon2id with a per-record salt.
 
-The pepper lives outside Redis, so a copy of Redis alone cannot be brute-forced; scrypt
-makes each guess slow; the parameters are stored with each record so they can be raised
-later without invalidating records already written.
+The pepper lives outside Redis, so a copy of Redis alone cannot be brute-forced; Argon2id
+(memory-hard, OWASP's recommendation) makes each guess slow. The parameters are stored
+with each record, so they can be raised later without invalidating records already
+written; records written with scrypt before Argon2id still verify, and every new set
+uses Argon2id. Parameters read back from a record are bounded, so a planted record cannot
+make one verify cost a gigabyte or seconds.
 """
 
 from __future__ import annotations
@@ -13,34 +16,97 @@ import hmac
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
 
 SALT_BYTES = 16
+MAX_MEMORY_KIB = 256 * 1024
+MAX_TIME_COST = 16
+MAX_PARALLELISM = 8
 
 
 @dataclass(frozen=True)
-class KdfParams:
-    """scrypt cost: n=2**14, r=8 needs 16 MiB and tens of milliseconds per check."""
+class Argon2idParams:
+    """Argon2id cost; the default is OWASP's first choice: 19 MiB, 2 passes, 1 lane."""
 
-    alg: str = "hmac-sha256+scrypt"
+    ALG: ClassVar[str] = "hmac-sha256+argon2id"
+
+    memory_kib: int = 19 * 1024
+    time_cost: int = 2
+    parallelism: int = 1
+    dklen: int = 32
+    version: int = ARGON2_VERSION
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parallelism <= MAX_PARALLELISM:
+            raise ValueError(f"argon2id parallelism must be 1..{MAX_PARALLELISM}")
+        if not 8 * self.parallelism <= self.memory_kib <= MAX_MEMORY_KIB:
+            raise ValueError(f"argon2id memory must be 8*parallelism..{MAX_MEMORY_KIB} KiB")
+        if not 1 <= self.time_cost <= MAX_TIME_COST:
+            raise ValueError(f"argon2id time cost must be 1..{MAX_TIME_COST}")
+        if not 16 <= self.dklen <= 64 or self.version != ARGON2_VERSION:
+            raise ValueError("argon2id dklen must be 16..64 and version 19")
+
+    def derive(self, keyed: bytes, salt: bytes) -> bytes:
+        return hash_secret_raw(
+            keyed,
+            salt,
+            time_cost=self.time_cost,
+            memory_cost=self.memory_kib,
+            parallelism=self.parallelism,
+            hash_len=self.dklen,
+            type=Type.ID,
+            version=self.version,
+        )
+
+
+@dataclass(frozen=True)
+class ScryptParams:
+    """scrypt, what records were written with before Argon2id: verified, never written."""
+
+    ALG: ClassVar[str] = "hmac-sha256+scrypt"
+
     n: int = 2**14
     r: int = 8
     p: int = 1
     dklen: int = 32
 
     def __post_init__(self) -> None:
-        if self.alg != "hmac-sha256+scrypt":
-            raise ValueError(f"unknown KDF {self.alg!r}")
-        if self.n < 2 or self.n & (self.n - 1):
-            raise ValueError("scrypt n must be a power of two")
-        if self.r < 1 or self.p < 1 or not 16 <= self.dklen <= 64:
-            raise ValueError("scrypt r, p must be positive and dklen 16..64")
+        if self.n < 2 or self.n & (self.n - 1) or self.n > 2**20:
+            raise ValueError("scrypt n must be a power of two up to 2**20")
+        if not 1 <= self.r <= 32 or not 1 <= self.p <= MAX_PARALLELISM:
+            raise ValueError("scrypt r must be 1..32 and p 1..8")
+        if not 16 <= self.dklen <= 64:
+            raise ValueError("scrypt dklen must be 16..64")
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+    def derive(self, keyed: bytes, salt: bytes) -> bytes:
+        maxmem = 128 * self.r * (self.n + self.p + 2) + 1024 * 1024
+        return hashlib.scrypt(
+            keyed, salt=salt, n=self.n, r=self.r, p=self.p, dklen=self.dklen, maxmem=maxmem
+        )
 
-    @classmethod
-    def from_json(cls, raw: str) -> KdfParams:
-        return cls(**json.loads(raw))
+
+KdfParams = Argon2idParams | ScryptParams
+_BY_ALG: dict[str, type[Argon2idParams] | type[ScryptParams]] = {
+    Argon2idParams.ALG: Argon2idParams,
+    ScryptParams.ALG: ScryptParams,
+}
+
+
+def to_json(params: KdfParams) -> str:
+    """The record's `kdf` field: the algorithm and every parameter."""
+    return json.dumps({"alg": params.ALG, **asdict(params)}, sort_keys=True, separators=(",", ":"))
+
+
+def from_json(raw: str) -> KdfParams:
+    """Parameters from a record's `kdf` field; ValueError when unknown or out of bounds."""
+    try:
+        fields: dict[str, Any] = json.loads(raw)
+        cls = _BY_ALG[fields.pop("alg")]
+        return cls(**fields)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError("unknown or out-of-bounds KDF parameters in the record") from None
 
 
 def new_salt() -> bytes:
@@ -50,10 +116,7 @@ def new_salt() -> bytes:
 def derive(password: str, salt: bytes, pepper: bytes, params: KdfParams) -> bytes:
     """The verifier of password (blocking: call it through `derive_async`)."""
     keyed = hmac.new(pepper, password.encode("utf-8"), hashlib.sha256).digest()
-    maxmem = 128 * params.r * (params.n + params.p + 2) + 1024 * 1024
-    return hashlib.scrypt(
-        keyed, salt=salt, n=params.n, r=params.r, p=params.p, dklen=params.dklen, maxmem=maxmem
-    )
+    return params.derive(keyed, salt)
 
 
 async def derive_async(password: str, salt: bytes, pepper: bytes, params: KdfParams) -> bytes:

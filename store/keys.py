@@ -1,8 +1,8 @@
 """Redis key schema: every key one script touches shares one hash tag, hence one slot.
 
 The hash tag is the login (or caller, or contract) number in braces, so a Redis Cluster
-puts a number's temporary password, its verifier, its audit stream and (later) the web
-site's real password in the same slot, and one Lua script may touch them all.
+puts a number's temporary password, its verifier and its audit stream in the same slot,
+and one Lua script may touch them all.
 """
 
 from __future__ import annotations
@@ -33,16 +33,6 @@ def tpw_verifier(number: str) -> str:
 def audit(number: str) -> str:
     """The login number's audit stream (temporary and, later, real password events)."""
     return f"{PREFIX}:auth:{{{checked(number)}}}:audit"
-
-
-def real_password(number: str) -> str:
-    """Reserved for the web site's real password record (not built here)."""
-    return f"{PREFIX}:pw:{{{checked(number)}}}"
-
-
-def real_password_verifier(number: str) -> str:
-    """Reserved for the web site's real password verifier (not built here)."""
-    return f"{PREFIX}:pw:{{{checked(number)}}}:v"
 
 
 def contract(contract_number: str) -> str:

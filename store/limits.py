@@ -52,14 +52,16 @@ class CallLimiter:
         lim = self._limits
         with unavailable_on_error("admit"):
             admitted = await self._admit(
-                keys=[keys.limit_calls(caller), keys.limit_failures(caller)],
-                args=[
-                    now,
-                    window,
-                    str(lim.calls_per_hour),
-                    str(lim.failed_per_hour),
-                    self._member(now),
-                ],
+                keys=scripts.ADMIT.key_list(
+                    calls_key=keys.limit_calls(caller), failures_key=keys.limit_failures(caller)
+                ),
+                args=scripts.ADMIT.arg_list(
+                    now_ms=now,
+                    window_ms=window,
+                    calls_max=lim.calls_per_hour,
+                    failures_max=lim.failed_per_hour,
+                    member=self._member(now),
+                ),
             )
         return int(admitted) == 1
 
@@ -70,6 +72,11 @@ class CallLimiter:
         now, window = self._args()
         with unavailable_on_error("record_failure"):
             await self._failure(
-                keys=[keys.limit_failures(caller)],
-                args=[now, window, str(self._limits.failed_per_hour), self._member(now)],
+                keys=scripts.FAILURE.key_list(failures_key=keys.limit_failures(caller)),
+                args=scripts.FAILURE.arg_list(
+                    now_ms=now,
+                    window_ms=window,
+                    failures_max=self._limits.failed_per_hour,
+                    member=self._member(now),
+                ),
             )

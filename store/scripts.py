@@ -1,56 +1,105 @@
 """The Lua scripts: each change and its audit entry happen in one atomic step.
 
-Contracts (KEYS are always one number's keys, so one hash slot; times are integer
-milliseconds from the caller's clock, never Redis's, so tests can move time):
+Each script is a `Script`: its Lua text together with the names of its KEYS and ARGV.
+The names are the one source of the order: the Lua text starts with a generated
+`local name = KEYS[i]` / `local name = ARGV[i]` header (the bodies never index KEYS or
+ARGV), and Python callers pass values by name (`script.key_list(...)`,
+`script.arg_list(...)`), so neither side restates a position.
 
-- SET      KEYS record, verifier, audit. Replaces whatever was there with a valid record.
-           Returns the previous state (valid, expired, locked, consumed, none).
-- BEGIN    KEYS record, verifier, audit. First half of a verify: settles expiry, and either
-           answers (audited) {outcome} or hands out {"check", gen, kdf, salt, verifier}.
-- FINISH   KEYS record, verifier, audit. Second half: applies the comparison result only if
-           the record is still the same generation and valid, else {"retry"}; counts
-           failures and invalidates at the limit. Returns {outcome, failures}.
-- CONSUME  KEYS record, verifier, audit. Valid -> consumed (verifier deleted). Returns the
-           state found ("valid" means it was consumed).
-- CLEAR    KEYS record, verifier, audit. Deletes the record. Returns the state found.
-- UNIT     KEYS contract. Records the contract's unit unless a later one is already there.
-- ADMIT / FAILURE  KEYS calls, failures of one caller: the sliding-window limiter.
+Contracts (the credential scripts take one number's record, verifier and audit keys, so
+one hash slot; times are integer milliseconds from the caller's clock, never Redis's, so
+tests can move time; every ARGV value arrives as a string):
 
-The common ARGV tail of the credential scripts is: audit_max, audit_ttl_ms, retain_ms.
+- SET      Replaces whatever was there with a valid record. Returns the previous state
+           (valid, expired, locked, consumed, none).
+- BEGIN    First half of a verify: settles expiry, and either answers (audited)
+           {outcome} or hands out {"check", gen, kdf, salt, verifier}.
+- FINISH   Second half: applies the comparison result only if the record is still the
+           same generation and valid, else {"retry"}; counts failures and invalidates at
+           the limit. Returns {outcome, failures}.
+- CONSUME  Valid -> consumed (verifier deleted). Returns the state found ("valid" means
+           it was consumed).
+- CLEAR    Deletes the record. Returns the state found.
+- UNIT     The contract's key. Records the contract's unit unless a later one is there.
+- ADMIT / FAILURE  One caller's calls and failures keys: the sliding-window limiter.
 """
 
 from __future__ import annotations
 
-# Shared by the credential scripts. ARGV[1] is always now (ms); the last three ARGV are
-# audit_max, audit_ttl_ms, retain_ms.
+import re
+from collections.abc import Mapping
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class Script(str):
+    """Lua source (a str, ready for `register_script`) that knows its KEYS and ARGV names."""
+
+    keys: tuple[str, ...]
+    args: tuple[str, ...]
+
+    def __new__(cls, body: str, *, keys: tuple[str, ...], args: tuple[str, ...]) -> Script:
+        names = keys + args
+        if len(set(names)) != len(names) or not all(_NAME.fullmatch(n) for n in names):
+            raise ValueError(f"script names must be distinct Lua identifiers: {names}")
+        if re.search(r"\b(KEYS|ARGV)\[", body):
+            raise ValueError("a script body must use the named locals, not KEYS[i] / ARGV[i]")
+        header = [f"local {n} = KEYS[{i}]" for i, n in enumerate(keys, 1)]
+        header += [f"local {n} = ARGV[{i}]" for i, n in enumerate(args, 1)]
+        self = super().__new__(cls, "\n".join(header) + "\n" + body)
+        self.keys = keys
+        self.args = args
+        return self
+
+    @staticmethod
+    def _ordered(what: str, names: tuple[str, ...], values: Mapping[str, object]) -> list[str]:
+        if set(values) != set(names):
+            missing = sorted(set(names) - set(values))
+            extra = sorted(set(values) - set(names))
+            raise TypeError(f"script {what}: missing {missing}, unexpected {extra}")
+        return [str(values[n]) for n in names]
+
+    def key_list(self, **values: str) -> list[str]:
+        """KEYS in the script's order, from values given by name."""
+        return self._ordered("keys", self.keys, values)
+
+    def arg_list(self, **values: object) -> list[str]:
+        """ARGV in the script's order, from values given by name (each sent as str)."""
+        return self._ordered("args", self.args, values)
+
+
+# Every credential script touches one number's three keys and ends with the audit and
+# retention limits (ms as strings).
+RECORD_KEYS = ("record_key", "verifier_key", "audit_key")
+TAIL = ("audit_max", "audit_ttl_ms", "retain_ms")
+
 _PRELUDE = """
-local now = tonumber(ARGV[1])
-local audit_max = ARGV[#ARGV - 2]
-local audit_ttl = tonumber(ARGV[#ARGV - 1])
-local retain = tonumber(ARGV[#ARGV])
+local now = tonumber(now_ms)
+local audit_ttl = tonumber(audit_ttl_ms)
+local retain = tonumber(retain_ms)
 
 local function audit(...)
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', audit_max, '*', 't', ARGV[1], ...)
-  redis.call('PEXPIRE', KEYS[3], audit_ttl)
+  redis.call('XADD', audit_key, 'MAXLEN', '~', audit_max, '*', 't', now_ms, ...)
+  redis.call('PEXPIRE', audit_key, audit_ttl)
 end
 
 local function expire_now(expires)
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'state', 'expired', 'state_at', expires)
-  local number = redis.call('HGET', KEYS[1], 'number')
-  audit('event', 'expired', 'number', number, 'outcome', 'expired')
+  redis.call('DEL', verifier_key)
+  redis.call('HSET', record_key, 'state', 'expired', 'state_at', expires)
+  local owner = redis.call('HGET', record_key, 'number')
+  audit('event', 'expired', 'number', owner, 'outcome', 'expired')
 end
 
 -- The record's state now: expiry and the end of retention are applied on the way.
 local function settle()
-  local r = redis.call('HMGET', KEYS[1], 'state', 'expires', 'purge_at')
+  local r = redis.call('HMGET', record_key, 'state', 'expires', 'purge_at')
   if not r[1] then return 'none' end
   if now >= tonumber(r[3]) then
-    redis.call('DEL', KEYS[1], KEYS[2])
+    redis.call('DEL', record_key, verifier_key)
     return 'none'
   end
   if r[1] == 'valid' then
-    if now >= tonumber(r[2]) or redis.call('EXISTS', KEYS[2]) == 0 then
+    if now >= tonumber(r[2]) or redis.call('EXISTS', verifier_key) == 0 then
       expire_now(r[2])
       return 'expired'
     end
@@ -59,148 +108,175 @@ local function settle()
 end
 """
 
-SET = (
-    _PRELUDE
-    + """
--- ARGV: now, expires, number, contract, unit, set_by, call_id, gen, salt, verifier, kdf
-local expires = tonumber(ARGV[2])
+
+def _credential(body: str, *args: str) -> Script:
+    return Script(_PRELUDE + body, keys=RECORD_KEYS, args=("now_ms", *args, *TAIL))
+
+
+SET = _credential(
+    """
+local expires = tonumber(expires_ms)
 local prev = settle()
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HSET', KEYS[1], 'schema', '1', 'kind', 'tpw', 'number', ARGV[3],
-  'contract', ARGV[4], 'unit', ARGV[5], 'set_by', ARGV[6], 'call_id', ARGV[7],
-  'created', ARGV[1], 'expires', ARGV[2], 'purge_at', tostring(expires + retain),
-  'failures', '0', 'state', 'valid', 'gen', ARGV[8], 'kdf', ARGV[11])
-redis.call('HSET', KEYS[2], 'salt', ARGV[9], 'verifier', ARGV[10])
-redis.call('PEXPIRE', KEYS[2], expires - now)
-redis.call('PEXPIRE', KEYS[1], expires + retain - now)
-audit('event', 'set', 'number', ARGV[3], 'outcome', 'set', 'call_id', ARGV[7],
-  'actor', ARGV[6], 'unit', ARGV[5], 'contract', ARGV[4], 'replaced', prev,
-  'expires', ARGV[2])
+redis.call('DEL', record_key, verifier_key)
+redis.call('HSET', record_key, 'schema', '1', 'kind', 'tpw', 'number', number,
+  'contract', contract, 'unit', unit, 'set_by', set_by, 'call_id', call_id,
+  'created', now_ms, 'expires', expires_ms, 'purge_at', tostring(expires + retain),
+  'failures', '0', 'state', 'valid', 'gen', gen, 'kdf', kdf)
+redis.call('HSET', verifier_key, 'salt', salt, 'verifier', verifier)
+redis.call('PEXPIRE', verifier_key, expires - now)
+redis.call('PEXPIRE', record_key, expires + retain - now)
+audit('event', 'set', 'number', number, 'outcome', 'set', 'call_id', call_id,
+  'actor', set_by, 'unit', unit, 'contract', contract, 'replaced', prev,
+  'expires', expires_ms)
 return prev
-"""
+""",
+    "expires_ms",
+    "number",
+    "contract",
+    "unit",
+    "set_by",
+    "call_id",
+    "gen",
+    "salt",
+    "verifier",
+    "kdf",
 )
 
-BEGIN = (
-    _PRELUDE
-    + """
--- ARGV: now, number, actor
+BEGIN = _credential(
+    """
 local state = settle()
 if state ~= 'valid' then
   local outcome = state
   if state == 'consumed' then outcome = 'none' end
-  audit('event', 'verify', 'number', ARGV[2], 'outcome', outcome, 'actor', ARGV[3])
+  audit('event', 'verify', 'number', number, 'outcome', outcome, 'actor', actor)
   return {outcome}
 end
-local r = redis.call('HMGET', KEYS[1], 'gen', 'kdf')
-local v = redis.call('HMGET', KEYS[2], 'salt', 'verifier')
+local r = redis.call('HMGET', record_key, 'gen', 'kdf')
+local v = redis.call('HMGET', verifier_key, 'salt', 'verifier')
 return {'check', r[1], r[2], v[1], v[2]}
-"""
+""",
+    "number",
+    "actor",
 )
 
-FINISH = (
-    _PRELUDE
-    + """
--- ARGV: now, number, actor, gen, match (1/0), max_failures
-local r = redis.call('HMGET', KEYS[1], 'gen', 'state', 'expires')
-if r[1] ~= ARGV[4] or r[2] ~= 'valid' or now >= tonumber(r[3]) then
+FINISH = _credential(
+    """
+local r = redis.call('HMGET', record_key, 'gen', 'state', 'expires')
+if r[1] ~= gen or r[2] ~= 'valid' or now >= tonumber(r[3]) then
   return {'retry', 0}
 end
-if ARGV[5] == '1' then
-  redis.call('HSET', KEYS[1], 'failures', '0')
-  audit('event', 'verify', 'number', ARGV[2], 'outcome', 'ok', 'actor', ARGV[3],
+if match == '1' then
+  redis.call('HSET', record_key, 'failures', '0')
+  audit('event', 'verify', 'number', number, 'outcome', 'ok', 'actor', actor,
     'failures', '0')
   return {'ok', 0}
 end
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-if failures >= tonumber(ARGV[6]) then
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'state', 'locked', 'state_at', ARGV[1],
+local failures = redis.call('HINCRBY', record_key, 'failures', 1)
+if failures >= tonumber(max_failures) then
+  redis.call('DEL', verifier_key)
+  redis.call('HSET', record_key, 'state', 'locked', 'state_at', now_ms,
     'purge_at', tostring(now + retain))
-  redis.call('PEXPIRE', KEYS[1], retain)
-  audit('event', 'verify', 'number', ARGV[2], 'outcome', 'locked', 'actor', ARGV[3],
+  redis.call('PEXPIRE', record_key, retain)
+  audit('event', 'verify', 'number', number, 'outcome', 'locked', 'actor', actor,
     'failures', tostring(failures))
-  audit('event', 'invalidated', 'number', ARGV[2], 'outcome', 'locked',
-    'actor', ARGV[3], 'reason', 'failures')
+  audit('event', 'invalidated', 'number', number, 'outcome', 'locked',
+    'actor', actor, 'reason', 'failures')
   return {'locked', failures}
 end
-audit('event', 'verify', 'number', ARGV[2], 'outcome', 'wrong', 'actor', ARGV[3],
+audit('event', 'verify', 'number', number, 'outcome', 'wrong', 'actor', actor,
   'failures', tostring(failures))
 return {'wrong', failures}
-"""
+""",
+    "number",
+    "actor",
+    "gen",
+    "match",
+    "max_failures",
 )
 
-CONSUME = (
-    _PRELUDE
-    + """
--- ARGV: now, number, actor
+CONSUME = _credential(
+    """
 local state = settle()
 if state ~= 'valid' then
-  audit('event', 'consume', 'number', ARGV[2], 'outcome', 'none', 'actor', ARGV[3],
+  audit('event', 'consume', 'number', number, 'outcome', 'none', 'actor', actor,
     'state', state)
   return state
 end
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'state', 'consumed', 'state_at', ARGV[1],
+redis.call('DEL', verifier_key)
+redis.call('HSET', record_key, 'state', 'consumed', 'state_at', now_ms,
   'purge_at', tostring(now + retain))
-redis.call('PEXPIRE', KEYS[1], retain)
-audit('event', 'consume', 'number', ARGV[2], 'outcome', 'consumed', 'actor', ARGV[3])
+redis.call('PEXPIRE', record_key, retain)
+audit('event', 'consume', 'number', number, 'outcome', 'consumed', 'actor', actor)
 return state
-"""
+""",
+    "number",
+    "actor",
 )
 
-CLEAR = (
-    _PRELUDE
-    + """
--- ARGV: now, number, operator
+CLEAR = _credential(
+    """
 local state = settle()
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', record_key, verifier_key)
 local outcome = 'cleared'
 if state == 'none' then outcome = 'none' end
-audit('event', 'clear', 'number', ARGV[2], 'outcome', outcome, 'actor', ARGV[3],
+audit('event', 'clear', 'number', number, 'outcome', outcome, 'actor', operator,
   'state', state)
 return state
-"""
+""",
+    "number",
+    "operator",
 )
 
-UNIT = """
--- KEYS: contract. ARGV: unit, at (ms), number, call_id. A later write always wins.
-local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '-1')
-if tonumber(ARGV[2]) < at then return 0 end
-redis.call('HSET', KEYS[1], 'unit', ARGV[1], 'at', ARGV[2], 'number', ARGV[3],
-  'call_id', ARGV[4])
+UNIT = Script(
+    """
+-- A later write always wins.
+local at = tonumber(redis.call('HGET', contract_key, 'at') or '-1')
+if tonumber(at_ms) < at then return 0 end
+redis.call('HSET', contract_key, 'unit', unit, 'at', at_ms, 'number', number,
+  'call_id', call_id)
 return 1
-"""
+""",
+    keys=("contract_key",),
+    args=("unit", "at_ms", "number", "call_id"),
+)
 
-ADMIT = """
--- KEYS: calls, failures. ARGV: now, window_ms, calls_max, failures_max, member.
+ADMIT = Script(
+    """
 -- Returns 1 when admitted. Every call is counted, refused ones too; a set keeps at most
 -- calls_max + 1 entries, enough to decide, so a caller hammering us cannot grow it.
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local calls_max = tonumber(ARGV[3])
-local failures_max = tonumber(ARGV[4])
+local now = tonumber(now_ms)
+local window = tonumber(window_ms)
+local calls = tonumber(calls_max)
+local fails = tonumber(failures_max)
 local admitted = 1
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-if failures_max > 0 and redis.call('ZCARD', KEYS[2]) >= failures_max then
+redis.call('ZREMRANGEBYSCORE', failures_key, '-inf', now - window)
+if fails > 0 and redis.call('ZCARD', failures_key) >= fails then
   admitted = 0
 end
-if calls_max > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  redis.call('ZADD', KEYS[1], now, ARGV[5])
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(calls_max + 2))
-  redis.call('PEXPIRE', KEYS[1], window)
-  if redis.call('ZCARD', KEYS[1]) > calls_max then admitted = 0 end
+if calls > 0 then
+  redis.call('ZREMRANGEBYSCORE', calls_key, '-inf', now - window)
+  redis.call('ZADD', calls_key, now, member)
+  redis.call('ZREMRANGEBYRANK', calls_key, 0, -(calls + 2))
+  redis.call('PEXPIRE', calls_key, window)
+  if redis.call('ZCARD', calls_key) > calls then admitted = 0 end
 end
 return admitted
-"""
+""",
+    keys=("calls_key", "failures_key"),
+    args=("now_ms", "window_ms", "calls_max", "failures_max", "member"),
+)
 
-FAILURE = """
--- KEYS: failures. ARGV: now, window_ms, failures_max, member. Keeps failures_max entries.
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
-redis.call('PEXPIRE', KEYS[1], window)
-return redis.call('ZCARD', KEYS[1])
-"""
+FAILURE = Script(
+    """
+-- Counts one failed call; keeps failures_max entries. Returns the count.
+local now = tonumber(now_ms)
+local window = tonumber(window_ms)
+redis.call('ZREMRANGEBYSCORE', failures_key, '-inf', now - window)
+redis.call('ZADD', failures_key, now, member)
+redis.call('ZREMRANGEBYRANK', failures_key, 0, -(tonumber(failures_max) + 1))
+redis.call('PEXPIRE', failures_key, window)
+return redis.call('ZCARD', failures_key)
+""",
+    keys=("failures_key",),
+    args=("now_ms", "window_ms", "failures_max", "member"),
+)

@@ -90,8 +90,6 @@ async def test_audit_stream_is_capped_and_in_the_numbers_slot(
             keys.tpw(N),
             keys.tpw_verifier(N),
             keys.audit(N),
-            keys.real_password(N),
-            keys.real_password_verifier(N),
         )
     }
     assert len(slots) == 1

@@ -6,7 +6,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from store import keys
+from store import keys, scripts
 from store.credentials import CredentialStore
 from store.types import TpwState, Unit, VerifyOutcome
 from tests.store.conftest import PW, PW2, PW_WRONG
@@ -41,7 +41,7 @@ class SetBetween:
 
     def __init__(self, store: CredentialStore) -> None:
         self.store = store
-        self.inner = store._finish  # noqa: SLF001 (the race needs a precise interleaving)
+        self.inner = store._scripts[scripts.FINISH]  # noqa: SLF001 (needs a precise interleaving)
         self.fired = 0
 
     async def __call__(self, **kwargs: object) -> object:
@@ -60,7 +60,7 @@ async def test_verify_racing_a_set_never_accepts_the_old_password(
         N, PW, unit=Unit.NUMBER, contract_number=C, set_by=C, call_id="call-1"
     )
     racer = SetBetween(store)
-    store._finish = racer  # type: ignore[method-assign]  # noqa: SLF001
+    store._scripts[scripts.FINISH] = racer  # type: ignore[assignment]  # noqa: SLF001
     # the old password matched the record the verify began with; the set came first
     assert await store.verify(N, PW) is VerifyOutcome.WRONG
     assert racer.fired == 1

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from store.directory import Directory
-from store.importer import ImportRejected, import_csv, parse
+from store.importer import ImportRejected, ImportResult, import_csv, import_rows
 from store.models import SubscriberRow
 
 
@@ -41,7 +42,11 @@ def test_import_and_idempotent_reimport(engine: Engine, tmp_path: Path) -> None:
 def test_reimport_updates_and_keeps_untouched_columns(engine: Engine, tmp_path: Path) -> None:
     import_csv(
         engine,
-        write(tmp_path, "contract_number,number,region,active\n0664806000,0664806001,west,1\n"),
+        write(
+            tmp_path,
+            "contract_number,number,region,active\n"
+            "0664806000,0664806000,west,1\n0664806000,0664806001,west,1\n",
+        ),
     )
     import_csv(
         engine, write(tmp_path, "number,contract_number,active\n0664806001,0664806000,0\n", "b.csv")
@@ -49,7 +54,12 @@ def test_reimport_updates_and_keeps_untouched_columns(engine: Engine, tmp_path: 
     sub = Directory(engine).lookup("0664806001")
     assert sub is not None and sub.active is False and sub.region == "west"
     import_csv(
-        engine, write(tmp_path, "contract_number,number,region\n0312345678,0664806001,\n", "c.csv")
+        engine,
+        write(
+            tmp_path,
+            "contract_number,number,region\n0312345678,0664806001,\n0312345678,0312345678,\n",
+            "c.csv",
+        ),
     )
     sub = Directory(engine).lookup("0664806001")
     assert sub is not None and sub.contract_number == "0312345678" and sub.region is None
@@ -75,20 +85,29 @@ def test_every_bad_line_reported_and_nothing_applied(engine: Engine, tmp_path: P
     assert count(engine) == 0
 
 
-def test_unknown_or_missing_header(tmp_path: Path) -> None:
+def test_unknown_or_missing_header(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as info:
-        parse("contract_number,number,colour\n1,1,red\n")
+        import_csv(engine, write(tmp_path, "contract_number,number,colour\n1,1,red\n"))
     assert [(e.line, "colour" in e.message) for e in info.value.errors] == [(1, True)]
     with pytest.raises(ImportRejected) as info:
-        parse("number\n1\n")
+        import_csv(engine, write(tmp_path, "number\n1\n"))
     assert info.value.errors[0].line == 1 and "contract_number" in info.value.errors[0].message
-    with pytest.raises(ImportRejected):
-        parse("")
+    with pytest.raises(ImportRejected, match="1 bad line"):
+        import_csv(engine, write(tmp_path, ""))
 
 
-def test_bom_blank_lines_and_quoted_fields(tmp_path: Path) -> None:
-    names, rows = parse('\ufeffcontract_number,number\n\n"0664806000", 0664806001 \n')
-    assert rows == [{"contract_number": "0664806000", "number": "0664806001"}]
+def test_bom_blank_lines_and_quoted_fields(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, '\ufeffcontract_number,number\n\n"0664806000", 0664806000 \n')
+    assert import_csv(engine, path) == ImportResult(1, 1)
+    assert Directory(engine).lookup("0664806000") is not None
+
+
+def test_unreadable_file_is_one_clear_error(engine: Engine, tmp_path: Path) -> None:
+    for path, why in ((tmp_path / "absent.csv", "No such file"), (tmp_path, "Is a directory")):
+        with pytest.raises(ImportRejected) as info:
+            import_csv(engine, path)
+        assert info.value.errors == [] and why in str(info.value)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
 def test_non_utf8_file_is_rejected_with_its_line(engine: Engine, tmp_path: Path) -> None:
@@ -101,14 +120,14 @@ def test_non_utf8_file_is_rejected_with_its_line(engine: Engine, tmp_path: Path)
 
 
 def test_failure_during_apply_leaves_nothing(engine: Engine, tmp_path: Path) -> None:
-    """All-or-nothing holds in the database too: a statement failing mid-file rolls back."""
-    from store.importer import import_rows
-
-    rows = [{"contract_number": "1", "number": str(n)} for n in range(1500)]
-    rows[1200]["number"] = None  # type: ignore[assignment]  # NOT NULL fails in batch two
-    with pytest.raises(Exception, match="(?i)null"):
-        import_rows(engine, ["contract_number", "number"], rows)
+    """All-or-nothing holds in the database too: a statement failing late rolls back."""
+    rows = [(n + 2, {"contract_number": "1", "number": str(n + 1)}) for n in range(3000)]
+    rows[2500][1]["region"] = "north"  # past the parser: the CHECK constraint refuses it
+    with pytest.raises(IntegrityError):
+        import_rows(engine, ["contract_number", "number", "region"], rows)
     assert count(engine) == 0
+    import_rows(engine, ["contract_number", "number"], rows[:10])  # the connection is usable
+    assert count(engine) == 10
 
 
 def test_ten_thousand_numbers(engine: Engine, tmp_path: Path, record_property) -> None:  # type: ignore[no-untyped-def]
