@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import text
-
-from store.db import make_engine
+from benchmarks.pgtemp import temporary_database
 from store.migrations import migrate
 
 _CHILD = """
@@ -84,21 +81,13 @@ def main() -> None:
         migrate(sqlite_url)
         got = run_child(sqlite_url, csv, args.pythonpath)
         print(f"SQLite: peak RSS {got['peak_mib']:.0f} MiB, {got['s']:.1f} s")
-        name = f"ivr_bench_{secrets.token_hex(4)}"
-        admin = make_engine(args.postgres).execution_options(isolation_level="AUTOCOMMIT")
         try:
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE DATABASE {name}"))
-            url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-            migrate(url)
-            got = run_child(url, csv, args.pythonpath)
+            with temporary_database(args.postgres) as url:
+                migrate(url)
+                got = run_child(url, csv, args.pythonpath)
             print(f"PostgreSQL: peak RSS {got['peak_mib']:.0f} MiB, {got['s']:.1f} s")
         except Exception as exc:  # noqa: BLE001 (benchmark: report and go on)
             print(f"PostgreSQL not measured: {type(exc).__name__}: {exc}")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import text
-
+from benchmarks.pgtemp import temporary_database
 from store import keys
 from store.credentials import CredentialStore
 from store.db import make_engine
@@ -117,20 +116,12 @@ def main() -> None:
         _csv(csv, 10_000)
         first, again = bench_import(f"sqlite:///{tmp}/bench.db", csv)
         print(f"import 10,000 numbers, SQLite: {first:.2f} s (re-import {again:.2f} s)")
-        name = f"ivr_bench_{secrets.token_hex(4)}"
-        admin = make_engine(args.postgres).execution_options(isolation_level="AUTOCOMMIT")
         try:
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE DATABASE {name}"))
-            url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-            first, again = bench_import(url, csv)
+            with temporary_database(args.postgres) as url:
+                first, again = bench_import(url, csv)
             print(f"import 10,000 numbers, PostgreSQL: {first:.2f} s (re-import {again:.2f} s)")
         except Exception as exc:  # noqa: BLE001 (benchmark: report and go on)
             print(f"PostgreSQL not measured: {type(exc).__name__}")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-            admin.dispose()
     for name, value in bench_kdf().items():
         print(f"{name}: {value:.1f}")
     for name, value in asyncio.run(bench_store(args.redis)).items():
