@@ -168,6 +168,44 @@ async def ami_ping(
         manager.close()
 
 
+# CoreShowChannel fields kept: never ApplicationData (an AGI URL's arguments hold a secret).
+CHANNEL_FIELDS = (
+    "Channel", "Uniqueid", "Linkedid", "CallerIDNum", "Context", "Exten", "ChannelStateDesc",
+    "Application", "Duration",
+)  # fmt: skip
+
+
+def channel_vars(event: Mapping[str, Any]) -> dict[str, str]:
+    """`ChanVariable: NAME=value` headers (one or many, per manager.conf channelvars)."""
+    raw = event.get("ChanVariable", [])
+    items = [raw] if isinstance(raw, str) else list(raw)
+    return dict(item.split("=", 1) for item in items if "=" in item)
+
+
+async def list_channels(
+    host: str, port: int, username: str, secret: str, *, timeout_s: float = 5.0
+) -> list[dict[str, Any]]:
+    """The channels up now (CoreShowChannels): CHANNEL_FIELDS plus `vars`; raises AmiError."""
+    manager = _manager(asyncio.Event(), host, port, username, secret)
+    try:
+        await _connect(manager, timeout_s)
+        action = {"Action": "CoreShowChannels"}
+        try:
+            replies = await asyncio.wait_for(manager.send_action(action), timeout_s)
+        except TimeoutError as exc:
+            raise AmiError("CoreShowChannels timed out") from exc
+        replies = replies if isinstance(replies, list) else [replies]
+        if not replies or not replies[0].success:
+            raise AmiError("CoreShowChannels refused")
+        return [
+            {**{k: r[k] for k in CHANNEL_FIELDS if k in r}, "vars": channel_vars(r)}
+            for r in replies
+            if r.get("Event") == "CoreShowChannel"
+        ]
+    finally:
+        manager.close()
+
+
 async def _first_of(*aws: Any) -> None:
     tasks = [asyncio.ensure_future(a) for a in aws]
     try:

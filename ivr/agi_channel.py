@@ -116,6 +116,21 @@ class AgiChannel:
         except CallerHangup:
             pass
 
+    async def step(self, name: str) -> None:
+        """The step, for operators: a channel variable (seen by AMI's CoreShowChannels through
+        manager.conf's channelvars) and a UserEvent (class `user`) for AMI listeners.
+
+        Only a step name from a closed set: it cannot carry keys. A channel that refuses the
+        command (not a hang-up) does not end the call: this is for operators only.
+        """
+        if not name.replace("_", "").isalpha():
+            raise ValueError(f"not a step name: {name!r}")
+        try:
+            await self._call.command("SET VARIABLE", var.STEP, name)
+            await self._call.command("EXEC", "UserEvent", f"{var.STEP_EVENT},step: {name}")
+        except AGIError:
+            pass
+
     async def _play(self, item: PromptItem, escape: str) -> str:
         """Plays one item; returns the key that interrupted it, or ""."""
         if isinstance(item, Sound):

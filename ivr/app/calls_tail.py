@@ -177,9 +177,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
-    """Add `calls tail` to ivrctl's subcommands."""
-    calls = subparsers.add_parser("calls", help="finished calls from the call log")
+def register(subparsers: Any) -> Any:
+    """Add `calls tail` to ivrctl's subcommands; returns the `calls` subparsers."""
+    calls = subparsers.add_parser("calls", help="finished calls (tail) and calls in progress")
     sub = calls.add_subparsers(dest="calls_command", required=True)
     p = sub.add_parser("tail", help="one readable line per finished call")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new calls")
@@ -189,3 +189,4 @@ def register(subparsers: Any) -> None:
     p.add_argument("--caller", metavar="NUMBER", help="only calls from this number")
     p.add_argument("--since", metavar="TIME", help="ISO 8601 time, or a span: 15m, 2h, 1d")
     p.set_defaults(func=run)
+    return sub

@@ -97,6 +97,7 @@ class Settings:
     early_media: bool = True  # IVR_EARLY_MEDIA: refusals play their text before the 4xx/5xx
     metrics_host: str = "127.0.0.1"  # IVR_METRICS_HOST
     metrics_port: int = 9464  # IVR_METRICS_PORT (0: any free port)
+    asterisk_http_port: int = 8088  # IVR_ASTERISK_HTTP_PORT: res_prometheus, loopback only
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
 
@@ -159,6 +160,7 @@ class Settings:
             early_media=_flag(env, "IVR_EARLY_MEDIA", cls.early_media),
             metrics_host=env.get("IVR_METRICS_HOST") or cls.metrics_host,
             metrics_port=_port(env, "IVR_METRICS_PORT", cls.metrics_port, allow_zero=True),
+            asterisk_http_port=_port(env, "IVR_ASTERISK_HTTP_PORT", cls.asterisk_http_port),
             timing=Timing(
                 first_key_s=_float(env, "IVR_FIRST_KEY_S", Timing.first_key_s),
                 inter_key_s=_float(env, "IVR_INTER_KEY_S", Timing.inter_key_s),

@@ -62,6 +62,7 @@ def dialplan_values(
         "agi_host": settings.agi_host,
         "agi_port": str(settings.agi_port),
         "ami_port": str(settings.ami_port),
+        "http_port": str(settings.asterisk_http_port),
         "ami_user": AMI_USER,
         "ami_secret": ami_secret,
         "agi_secret": agi_secret,
@@ -194,6 +195,7 @@ def _check_free(layout: Layout, name: str) -> None:
         "asterisk": lambda: (
             not probes.udp_port_free(s.sip_host, s.sip_port)
             or not probes.tcp_port_free("127.0.0.1", s.ami_port)
+            or not probes.tcp_port_free("127.0.0.1", s.asterisk_http_port)
         ),
     }[name]
     if busy():
@@ -264,7 +266,8 @@ def status(settings: Settings) -> list[str]:
     where = {
         "redis": f"redis://127.0.0.1:{s.redis_port}",
         "agi": f"agi://{s.agi_host}:{s.agi_port}, metrics http://{s.metrics_host}:{s.metrics_port}",
-        "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}",
+        "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}, "
+        f"metrics http://127.0.0.1:{s.asterisk_http_port}/metrics",
     }
     lines = []
     for name in COMPONENTS:

@@ -84,13 +84,17 @@ class _Call:
         }
 
     async def run(self) -> None:
+        await self.channel.step(self.step.value)
         while self.state is not S.END:
             event = await self.handlers[self.state]()
             next_state, action = TABLE[(self.state, event)]
             if action is Do.ANSWER:
                 await self.channel.answer()
                 self.answered = True
+            before = self.step
             self.apply(action, next_state)
+            if self.state is not S.END and self.step is not before:
+                await self.channel.step(self.step.value)
 
     def apply(self, action: Action, next_state: State) -> None:
         if isinstance(action, End):

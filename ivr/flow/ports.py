@@ -82,6 +82,10 @@ class Channel(Protocol):
         """End the call from our side (the service sends BYE)."""
         ...
 
+    async def step(self, name: str) -> None:
+        """The call entered step `name` (a call-log step): operators see it live. Never keys."""
+        ...
+
 
 class Directory(Protocol):
     """The subscriber look-ups a call needs."""

@@ -222,3 +222,25 @@ async def test_hangup_sends_hangup_and_swallows_already_gone() -> None:
     call = ScriptedCall([("HANGUP", HangupError("gone"))])
     await AgiChannel(call).hangup()
     call.done()
+
+
+async def test_step_sets_the_variable_and_sends_a_user_event() -> None:
+    call = ScriptedCall(
+        [
+            ('SET VARIABLE "IVR_STEP" "menu"', OK),
+            ('EXEC "UserEvent" "IVRStep,step: menu"', OK),
+        ]
+    )
+    await AgiChannel(call).step("menu")
+    call.done()
+
+
+async def test_step_refused_by_asterisk_does_not_end_the_call_but_a_hangup_does() -> None:
+    refused = ScriptedCall([('SET VARIABLE "IVR_STEP" "menu"', AGIError("510"))])
+    await AgiChannel(refused).step("menu")
+    refused.done()
+    gone = ScriptedCall([('SET VARIABLE "IVR_STEP" "menu"', HangupError("gone"))])
+    with pytest.raises(CallerHangup):
+        await AgiChannel(gone).step("menu")
+    with pytest.raises(ValueError):
+        await AgiChannel(ScriptedCall([])).step("menu,1234")

@@ -88,3 +88,13 @@ def test_silence_is_sent_while_waiting_for_keys(rendered):
     """No dead air during Read(): see tests/e2e/test_media_flow.py for the measurement."""
     options = dict(_items(rendered / "asterisk.conf", "options"))
     assert options["transmit_silence"] == "yes"
+
+
+def test_asterisk_metrics_on_loopback_and_step_in_channel_events(rendered):
+    http = dict(_items(rendered / "http.conf", "general"))
+    assert (http["enabled"], http["bindaddr"], http["bindport"]) == ("yes", "127.0.0.1", "8088")
+    assert http["enablestatic"] == "no"
+    assert dict(_items(rendered / "prometheus.conf", "general"))["enabled"] == "yes"
+    modules = [v for n, v in _items(rendered / "modules.conf", "modules") if n == "load"]
+    assert {"res_prometheus.so", "app_userevent.so"} <= set(modules)
+    assert ("channelvars", "IVR_STEP") in _items(rendered / "manager.conf", "general")

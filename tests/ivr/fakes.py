@@ -59,6 +59,7 @@ class FakeChannel:
         self.hangup_on_play = False
         self.answered = False
         self.refused: list[int] = []  # final SIP statuses sent instead of an answer
+        self.steps: list[str] = []  # steps announced to operators, in order
 
     async def collect(
         self,
@@ -103,6 +104,9 @@ class FakeChannel:
     async def hangup(self) -> None:
         self.hangups += 1
         self.log.append(("hangup",))
+
+    async def step(self, name: str) -> None:
+        self.steps.append(name)
 
 
 class FakeDirectory:

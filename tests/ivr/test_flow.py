@@ -76,6 +76,14 @@ async def test_unit2_number_of_the_same_contract(dial: Dial) -> None:
     call = await dial(key("2"), pound(ADDITIONAL_2), key(PW), key(PW), caller=ADDITIONAL)
     assert_set(call, ADDITIONAL_2, Unit.NUMBER, caller=ADDITIONAL)
     assert collected(call) == [MENU_P, TARGET_P, pw_p(ADDITIONAL_2), CONFIRM_P]
+    # Operators see each step once as the call enters it (confirmation is the password step).
+    assert call.channel.steps == ["caller_check", "menu", "target", "password", "commit"]
+
+
+async def test_steps_announced_stay_at_a_step_through_its_strikes(dial: Dial) -> None:
+    call = await dial(key("4"), key("0"), key("*"))
+    assert call.result.outcome is Outcome.FAILED_STRIKES
+    assert call.channel.steps == ["caller_check", "menu"]
 
 
 async def test_unit2_target_ended_by_the_inter_key_timer(dial: Dial) -> None:
