@@ -226,6 +226,9 @@ def _up_asterisk(c: Cluster, i: int, timeout_s: float) -> None:
     stack.prepare_asterisk(
         layout, agi_servers=c.agi_order(i), rtp=(node["rtp_start"], node["rtp_end"])
     )
+    calls_log = layout.settings.calls_log  # the node's own call.end lines (no server reached)
+    if not calls_log.exists():
+        write_private(calls_log, "")
     ok = lambda: probes.sip_options("127.0.0.1", node["sip"]) is not None  # noqa: E731
     stack.launch(
         "asterisk",
