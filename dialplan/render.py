@@ -24,3 +24,11 @@ def render(mapping: dict[str, str]) -> dict[str, str]:
         template.name: ConfTemplate(template.read_text()).substitute(mapping)
         for template in sorted(TEMPLATES.glob("*.conf"))
     }
+
+
+KAMAILIO = Path(__file__).with_name("kamailio") / "kamailio.cfg"
+
+
+def render_kamailio(mapping: dict[str, str]) -> str:
+    """The cluster's Kamailio configuration filled in (no secret in it)."""
+    return ConfTemplate(KAMAILIO.read_text()).substitute(mapping)

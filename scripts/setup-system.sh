@@ -10,6 +10,8 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v flock >/dev/null || need+=(util-linux)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v logrotate >/dev/null || need+=(logrotate)
+command -v kamailio >/dev/null || need+=(kamailio)  # SIP front of `ivrctl cluster`
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)  # the cluster's store failover
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system: packages present"

@@ -25,7 +25,14 @@ from store import keys, scripts
 from store.audit import AuditEntry, read_audit
 from store.kdf import Argon2idParams, derive_async, matches, new_salt
 from store.redisconn import text, unavailable_on_error
-from store.types import PASSWORD_LENGTH, StoreError, TpwState, Unit, VerifyOutcome
+from store.types import (
+    PASSWORD_LENGTH,
+    StoreError,
+    StoreUnavailable,
+    TpwState,
+    Unit,
+    VerifyOutcome,
+)
 
 MAX_FAILURES = 3
 _PASSWORD = re.compile(f"[0-9]{{{PASSWORD_LENGTH}}}")
@@ -78,11 +85,16 @@ class CredentialStore:
         kdf: Argon2idParams | None = None,
         audit_max: int = 1000,
         audit_ttl_s: float = 400 * 86400,
+        replicas: int = 0,
+        replica_timeout_ms: int = 1000,
     ) -> None:
         if len(pepper) < 16:
             raise ValueError("the pepper must be at least 16 bytes")
         if validity_s <= 0 or retain_s <= 0 or audit_ttl_s <= 0 or audit_max < 1:
             raise ValueError("validity, retention and audit limits must be positive")
+        if replicas < 0 or replica_timeout_ms < 1:
+            raise ValueError("replicas must not be negative and replica_timeout_ms positive")
+        self._replicas, self._replica_timeout_ms = replicas, replica_timeout_ms
         kdf = Argon2idParams() if kdf is None else kdf
         if not isinstance(kdf, Argon2idParams):
             raise TypeError("new temporary passwords are always derived with Argon2id")
@@ -107,7 +119,12 @@ class CredentialStore:
         return int(self._clock() * 1000)
 
     async def _run(
-        self, source: scripts.Script, number: str, now_ms: int | None = None, **args: object
+        self,
+        source: scripts.Script,
+        number: str,
+        now_ms: int | None = None,
+        client: Redis | None = None,
+        **args: object,
     ) -> Any:
         """A credential script on number's keys; the time and the limits are added here."""
         now_ms = self._now_ms() if now_ms is None else now_ms
@@ -117,7 +134,7 @@ class CredentialStore:
             audit_key=keys.audit(number),
         )
         argv = source.arg_list(now_ms=now_ms, number=number, **args, **self._tail)
-        return await self._scripts[source](keys=record_keys, args=argv)
+        return await self._scripts[source](keys=record_keys, args=argv, client=client)
 
     async def set_temporary(
         self,
@@ -133,36 +150,55 @@ class CredentialStore:
 
         The record is written first, then the contract's unit: a failure between the two
         raises StoreUnavailable, so the caller never hears "done" for a half-done change.
+        With `replicas`, it returns only once that many replicas hold both writes (`WAIT` on
+        the connection that wrote them); otherwise StoreUnavailable, though the primary may
+        keep the record: unconfirmed, never acknowledged.
         """
         if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
             raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
         unit = Unit(unit)
         keys.checked(number)
-        contract_key = keys.contract(contract_number)
+        keys.contract(contract_number)  # checked before the slow derivation
         salt = new_salt()
         verifier = await derive_async(password, salt, self._pepper, self.kdf)
         with unavailable_on_error("set_temporary"):
-            now = self._now_ms()
-            await self._run(
-                scripts.SET,
-                number,
-                now,
-                expires_ms=now + self._validity_ms,
-                contract=contract_number,
-                unit=unit.value,
-                set_by=set_by,
-                call_id=call_id,
-                gen=secrets.token_hex(16),
-                salt=salt.hex(),
-                verifier=verifier.hex(),
-                kdf=kdfs.to_json(self.kdf),
+            async with self._redis.client() as conn:  # WAIT counts this connection's writes
+                fields = {"unit": unit.value, "set_by": set_by, "call_id": call_id,
+                          "salt": salt.hex(), "verifier": verifier.hex()}  # fmt: skip
+                await self._write_set(conn, number, contract_number, fields)
+                if self._replicas:
+                    acked = await conn.execute_command(
+                        "WAIT", self._replicas, self._replica_timeout_ms
+                    )
+        if self._replicas and int(acked) < self._replicas:  # pyright: ignore[reportPossiblyUnbound]
+            raise StoreUnavailable(
+                f"set_temporary: {acked} of {self._replicas} replicas confirmed the write"
+                f" within {self._replica_timeout_ms} ms"
             )
-            await self._scripts[scripts.UNIT](
-                keys=scripts.UNIT.key_list(contract_key=contract_key),
-                args=scripts.UNIT.arg_list(
-                    unit=unit.value, at_ms=now, number=number, call_id=call_id
-                ),
-            )
+
+    async def _write_set(
+        self, conn: Redis, number: str, contract_number: str, fields: dict[str, str]
+    ) -> None:
+        """The record's script, then the contract's unit, both on conn."""
+        now = self._now_ms()
+        await self._run(
+            scripts.SET,
+            number,
+            now,
+            conn,
+            expires_ms=now + self._validity_ms,
+            contract=contract_number,
+            gen=secrets.token_hex(16),
+            kdf=kdfs.to_json(self.kdf),
+            **fields,
+        )
+        await self._scripts[scripts.UNIT](
+            keys=scripts.UNIT.key_list(contract_key=keys.contract(contract_number)),
+            args=scripts.UNIT.arg_list(
+                unit=fields["unit"], at_ms=now, number=number, call_id=fields["call_id"]
+            ),
+            client=conn,
+        )
 
     async def verify(self, number: str, password: str, *, actor: str = "web") -> VerifyOutcome:
         """The web site's login check. ok resets the failure count; a wrong password counts.

@@ -1,11 +1,18 @@
-"""Redis clients with timeouts on every wait, and one mapping of Redis failures."""
+"""Redis clients with timeouts on every wait, and one mapping of Redis failures.
+
+A `redis+sentinel://HOST:PORT,HOST:PORT,.../SERVICE` URL asks those Sentinels for the
+service's current primary on every new connection, so after a failover the IVR and the web
+site follow the new primary by themselves (redis-py's Sentinel support).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -13,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from store.types import StoreUnavailable
 
 TIMEOUT_S = 5.0
+SENTINEL_SCHEME = "redis+sentinel"
 
 
 def connect(
@@ -22,6 +30,8 @@ def connect(
 
     password: sent with AUTH when given (from a 0600 file, never in the URL on a command line).
     """
+    if url.startswith(SENTINEL_SCHEME + "://"):
+        return connect_sentinel(url, password=password, timeout_s=timeout_s)
     extra = {"password": password} if password is not None else {}
     return aioredis.Redis.from_url(
         url,
@@ -31,6 +41,41 @@ def connect(
         health_check_interval=30,
         decode_responses=False,
     )
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int]:
+    """(sentinel addresses, service name, db) of redis+sentinel://H:P,H:P/SERVICE[/DB];
+    a ValueError names what is wrong (never echoes a password)."""
+    parts = urlsplit(url)
+    if parts.scheme != SENTINEL_SCHEME or parts.username or parts.password:
+        raise ValueError(
+            f"a Sentinel URL is {SENTINEL_SCHEME}://HOST:PORT[,HOST:PORT...]/SERVICE[/DB]"
+            " (the password comes from its file, not the URL)"
+        )
+    hosts = []
+    for item in parts.netloc.split(","):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"Sentinel URL: {item!r} is not HOST:PORT")
+        hosts.append((host, int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ValueError("Sentinel URL: the path is /SERVICE or /SERVICE/DB")
+    return hosts, path[0], int(path[1]) if len(path) == 2 else 0
+
+
+def connect_sentinel(
+    url: str, *, password: str | None = None, timeout_s: float = TIMEOUT_S
+) -> aioredis.Redis:
+    """A client of the primary the Sentinels name now (asked again on each new connection).
+
+    The same password authenticates to the Sentinels and to the data nodes.
+    """
+    hosts, service, db = parse_sentinel_url(url)
+    timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+    auth = {"password": password} if password is not None else {}
+    sentinel = Sentinel(hosts, sentinel_kwargs={**timeouts, **auth}, **timeouts, **auth)
+    return sentinel.master_for(service, db=db, health_check_interval=30, decode_responses=False)
 
 
 @contextmanager

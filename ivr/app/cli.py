@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from ivr.app import calls_live, calls_tail, serve, stack, store_cli
+from ivr.app import calls_live, calls_tail, cluster, serve, stack, store_cli
 from ivr.app.settings import Settings
 from sounds import render as sounds
 from sounds.catalog import all_entries
@@ -29,6 +29,30 @@ def _stack(args: argparse.Namespace) -> int:
     print("\n".join(lines))
     if args.action == "status":
         return 0 if all(" running " in f" {line} " or "external" in line for line in lines) else 3
+    return 0
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    """`ivrctl cluster up|down|status` (docs/scale-out.md); status exits 3 when a part is down."""
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    topology = args.topology or os.environ.get("IVR_CLUSTER_TOPOLOGY")
+    if args.action == "up":
+        try:
+            lines = cluster.up(settings, Path(topology) if topology else None)
+        except stack.StackError as exc:
+            print(f"cluster up failed: {exc}", file=sys.stderr)
+            return 1
+    elif args.action == "down":
+        stopped = cluster.down(settings)
+        lines = [f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}"]
+    else:
+        lines = cluster.status(settings)
+    print("\n".join(lines))
+    if args.action == "status":
+        return 0 if all(" running " in line for line in lines) else 3
     return 0
 
 
@@ -73,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_stack = sub.add_parser("stack", help="start, stop or inspect the local stack")
     p_stack.add_argument("action", choices=["up", "down", "status"])
     p_stack.set_defaults(func=_stack)
+    p_cluster = sub.add_parser("cluster", help="the scale-out topology (Kamailio, N Asterisk…)")
+    p_cluster.add_argument("action", choices=["up", "down", "status"])
+    p_cluster.add_argument("--topology", help="JSON topology file (default: built-in)")
+    p_cluster.set_defaults(func=_cluster)
     p_run = sub.add_parser("run", help="the whole service in the foreground")
     p_run.set_defaults(func=_run)
     p_serve = sub.add_parser("serve", help="the FastAGI server alone, in the foreground")

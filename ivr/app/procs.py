@@ -26,8 +26,11 @@ def start(
     *,
     run_dir: Path,
     log: Path,
+    env: dict[str, str] | None = None,
 ) -> int:
-    """Start argv detached (own session), output to log; record and return its pid."""
+    """Start argv detached (own session), output to log; record and return its pid.
+
+    env: the child's whole environment (None: this process's)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -37,6 +40,7 @@ def start(
             stdout=out,
             stderr=out,
             start_new_session=True,
+            env=env,
         )
     pid_file(run_dir, name).write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
     return proc.pid

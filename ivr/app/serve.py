@@ -57,7 +57,12 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
     admission = Admission(settings.max_calls)
     service = handlers.Service(
         directory=AsyncDirectory(directory),
-        store=CredentialStore(redis, load(settings.pepper_file)),
+        store=CredentialStore(
+            redis,
+            load(settings.pepper_file),
+            replicas=settings.redis_replicas,
+            replica_timeout_ms=settings.redis_replica_timeout_ms,
+        ),
         limiter=CallLimiter(redis, settings.limits),
         timing=settings.timing,
         admission=admission,

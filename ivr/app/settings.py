@@ -98,6 +98,8 @@ class Settings:
     metrics_host: str = "127.0.0.1"  # IVR_METRICS_HOST
     metrics_port: int = 9464  # IVR_METRICS_PORT (0: any free port)
     asterisk_http_port: int = 8088  # IVR_ASTERISK_HTTP_PORT: res_prometheus, loopback only
+    redis_replicas: int = 0  # IVR_REDIS_REPLICAS: replicas that must hold a set before 完了
+    redis_replica_timeout_ms: int = 1000  # IVR_REDIS_REPLICA_TIMEOUT_MS: WAIT's bound
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
 
@@ -161,6 +163,11 @@ class Settings:
             metrics_host=env.get("IVR_METRICS_HOST") or cls.metrics_host,
             metrics_port=_port(env, "IVR_METRICS_PORT", cls.metrics_port, allow_zero=True),
             asterisk_http_port=_port(env, "IVR_ASTERISK_HTTP_PORT", cls.asterisk_http_port),
+            redis_replicas=_int(env, "IVR_REDIS_REPLICAS", cls.redis_replicas),
+            redis_replica_timeout_ms=_int(
+                env, "IVR_REDIS_REPLICA_TIMEOUT_MS", cls.redis_replica_timeout_ms
+            )
+            or cls.redis_replica_timeout_ms,
             timing=Timing(
                 first_key_s=_float(env, "IVR_FIRST_KEY_S", Timing.first_key_s),
                 inter_key_s=_float(env, "IVR_INTER_KEY_S", Timing.inter_key_s),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,22 +53,32 @@ class Layout:
 
 
 def dialplan_values(
-    settings: Settings, *, moddir: str, ami_secret: str, agi_secret: str
+    settings: Settings,
+    *,
+    moddir: str,
+    ami_secret: str,
+    agi_secret: str,
+    agi_servers: list[str] | None = None,
+    rtp: tuple[int, int] = (10000, 20000),
 ) -> dict[str, str]:
-    """The dialplan templates' placeholders for one stack."""
+    """The dialplan templates' placeholders for one Asterisk.
+
+    agi_servers: "host:port" of the FastAGI servers in the order the dialplan tries them
+    (default: the stack's own); rtp: this Asterisk's media port range.
+    """
+    servers = agi_servers or [f"{settings.agi_host}:{settings.agi_port}"]
     return {
         "moddir": moddir,
         "sip_host": settings.sip_host,
         "sip_port": str(settings.sip_port),
-        "agi_host": settings.agi_host,
-        "agi_port": str(settings.agi_port),
+        "agi_servers": "&".join(servers),
         "ami_port": str(settings.ami_port),
         "http_port": str(settings.asterisk_http_port),
         "ami_user": AMI_USER,
         "ami_secret": ami_secret,
         "agi_secret": agi_secret,
-        "rtp_start": "10000",
-        "rtp_end": "20000",
+        "rtp_start": str(rtp[0]),
+        "rtp_end": str(rtp[1]),
         "hard_limit_s": str(int(settings.timing.max_call_s) + HARD_LIMIT_MARGIN_S),
         "outcome_var": var.OUTCOME,
         "outcome_error": var.OUTCOME_ERROR,
@@ -99,11 +110,10 @@ def _ami_secret(layout: Layout) -> str:
     return read_or_create(layout.settings.state_dir / "ami-secret")
 
 
-def prepare(layout: Layout) -> None:
-    """State dirs, pepper, rendered Asterisk config, migrated directory."""
-    from store.directory import migrate  # noqa: PLC0415 (keeps `stack status` light)
-    from store.pepper import load_or_create  # noqa: PLC0415
-
+def prepare_asterisk(
+    layout: Layout, *, agi_servers: list[str] | None = None, rtp: tuple[int, int] = (10000, 20000)
+) -> None:
+    """One Asterisk's private dirs and rendered config (a stack's, or a cluster node's)."""
     s = layout.settings
     if not (layout.root / "usr/sbin/asterisk").exists():
         raise StackError(f"no Asterisk root at {layout.root}: run `make setup`")
@@ -114,9 +124,6 @@ def prepare(layout: Layout) -> None:
         private_dir(private)
     for sub in ("etc", "lib", "spool", "run", "log", "cache"):
         (layout.asterisk_dir / sub).mkdir(parents=True, exist_ok=True)
-    if s.private_redis:
-        read_or_create(s.redis_password_path)
-    load_or_create(s.pepper_file)
     write_asterisk_config(
         layout.asterisk_dir / "etc",
         dialplan_values(
@@ -124,12 +131,26 @@ def prepare(layout: Layout) -> None:
             moddir=_moddir(layout.root),
             ami_secret=_ami_secret(layout),
             agi_secret=read_or_create(s.agi_secret_path),
+            agi_servers=agi_servers,
+            rtp=rtp,
         ),
     )
+
+
+def prepare(layout: Layout) -> None:
+    """State dirs, pepper, rendered Asterisk config, migrated directory."""
+    from store.directory import migrate  # noqa: PLC0415 (keeps `stack status` light)
+    from store.pepper import load_or_create  # noqa: PLC0415
+
+    s = layout.settings
+    prepare_asterisk(layout)
+    if s.private_redis:
+        read_or_create(s.redis_password_path)
+    load_or_create(s.pepper_file)
     migrate(s.database_url)
 
 
-def _asterisk_argv(layout: Layout) -> list[str]:
+def asterisk_argv(layout: Layout) -> list[str]:
     script = (
         'set -e; mount --bind "$1" "$2/ivr"; '
         'mount --bind "$3" "$2/usr/share/asterisk/sounds/ja"; '
@@ -153,16 +174,23 @@ def _asterisk_argv(layout: Layout) -> list[str]:
 
 
 def durable_redis_argv(
-    port: int, data_dir: Path, logfile: str = "", *, password: str | None = None
+    port: int,
+    data_dir: Path,
+    logfile: str = "",
+    *,
+    password: str | None = None,
+    extra_conf: str = "",
 ) -> list[str]:
     """redis-server that fsyncs every write before acknowledging it (append-only file).
 
-    With a password, it goes into a 0600 config file in data_dir, never on the command line.
+    With a password (and extra_conf: e.g. replicaof, masterauth), it goes into a 0600
+    config file in data_dir, never on the command line.
     """
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
     conf: list[str] = []
-    if password is not None:
-        write_private(data_dir / "redis.conf", f"requirepass {password}\n")
+    if password is not None or extra_conf:
+        auth = f"requirepass {password}\n" if password is not None else ""
+        write_private(data_dir / "redis.conf", auth + extra_conf)
         conf = [str(data_dir / "redis.conf")]
     return [server, *conf, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
@@ -213,35 +241,47 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     argv = {
         "redis": _redis_argv,
         "agi": lambda _l: [sys.executable, "-m", "ivr.app.serve", "--quiet"],
-        "asterisk": _asterisk_argv,
+        "asterisk": asterisk_argv,
     }
     try:
         for name in _wanted(layout):
             if procs.running_pid(name, run_dir=layout.run_dir):
                 continue
             _check_free(layout, name)
-            procs.start(
+            launch(
                 name,
                 argv[name](layout),
                 run_dir=layout.run_dir,
                 log=layout.log(name),
+                ready=lambda n=name: _ready(layout, n),
+                timeout_s=timeout_s,
             )
-            ok = procs.wait_for(
-                lambda n=name: (
-                    _ready(layout, n) or procs.running_pid(n, run_dir=layout.run_dir) is None
-                ),
-                timeout_s,
-            )
-            alive = procs.running_pid(name, run_dir=layout.run_dir)
-            if not ok or alive is None:
-                raise StackError(
-                    f"{name} did not become ready; see {layout.log(name)}:\n"
-                    + _tail(layout.log(name))
-                )
     except BaseException:
         down(settings)
         raise
     return status(settings)
+
+
+def launch(
+    name: str,
+    argv: list[str],
+    *,
+    run_dir: Path,
+    log: Path,
+    ready: Callable[[], bool],
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Start one component and wait until ready() holds; its pid, or StackError with the
+    tail of its log (the caller stops what it started)."""
+    procs.start(name, argv, run_dir=run_dir, log=log, env=env)
+    ok = procs.wait_for(
+        lambda: ready() or procs.running_pid(name, run_dir=run_dir) is None, timeout_s
+    )
+    alive = procs.running_pid(name, run_dir=run_dir)
+    if not ok or alive is None:
+        raise StackError(f"{name} did not become ready; see {log}:\n" + _tail(log))
+    return alive
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -47,7 +47,10 @@ def test_both_dids_go_to_the_agi_server(rendered):
     assert ("exten", "0664806430,1,Goto(tmp-password,${EXTEN},1)") in entry
     assert ("exten", "0363044747,1,Goto(tmp-password,${EXTEN},1)") in entry
     flow = [v for _n, v in _items(rendered / "extensions.conf", "tmp-password")]
-    assert "n,AGI(agi://127.0.0.1:4600/tmp-password,a9)" in flow  # the shared secret
+    agi = "n(agi),AGI(agi://${CUT(IVR_AGI_SERVERS,&,${IVR_AGI_N})}/tmp-password,a9)"
+    assert agi in flow  # the shared secret as the first argument, never in the URL
+    globals_ = dict(_items(rendered / "extensions.conf", "globals"))
+    assert globals_["IVR_AGI_SERVERS"] == "127.0.0.1:4600"
     assert "n,Playback(tpw/sorry)" in flow  # the apology when the server is unreachable
 
 
@@ -98,3 +101,22 @@ def test_asterisk_metrics_on_loopback_and_step_in_channel_events(rendered):
     modules = [v for n, v in _items(rendered / "modules.conf", "modules") if n == "load"]
     assert {"res_prometheus.so", "app_userevent.so"} <= set(modules)
     assert ("channelvars", "IVR_STEP") in _items(rendered / "manager.conf", "general")
+
+
+def test_agi_servers_in_order_and_rtp_range(tmp_path):
+    settings = Settings.from_env({"IVR_STATE_DIR": str(tmp_path)})
+    write_asterisk_config(
+        tmp_path,
+        dialplan_values(
+            settings,
+            moddir="/m",
+            ami_secret="s",
+            agi_secret="a",
+            agi_servers=["127.0.0.1:4001", "127.0.0.1:4002"],
+            rtp=(30000, 30999),
+        ),
+    )
+    globals_ = dict(_items(tmp_path / "extensions.conf", "globals"))
+    assert globals_["IVR_AGI_SERVERS"] == "127.0.0.1:4001&127.0.0.1:4002"
+    rtp = dict(_items(tmp_path / "rtp.conf", "general"))
+    assert (rtp["rtpstart"], rtp["rtpend"]) == ("30000", "30999")
