@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("agi", "store", "ivr", "sounds", "dialplan")
+PACKAGES = ("agi", "store", "ivr", "sounds", "dialplan", "loadgen")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from ivr.app import calls_tail, serve, stack, store_cli
+from ivr.app import calls_tail, load, serve, stack, store_cli
 from ivr.app.settings import Settings
 from sounds import render as sounds
 from sounds.catalog import all_entries
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_sounds.set_defaults(func=_sounds)
     store_cli.register(sub)
     calls_tail.register(sub)
+    load.register(sub)
     return parser
 
 
