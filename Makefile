@@ -32,7 +32,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e"
 
 run: $(STAMP)
-	@$(VENV)/bin/ivrctl run
+	@$(VENV)/bin/ivrctl run --demo
 
 CALLS ?= 300
 RATE ?= 15

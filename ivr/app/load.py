@@ -181,8 +181,8 @@ def report(
 
 def main(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    if args.calls < 1 or args.rate <= 0:
-        raise ValueError("--calls must be at least 1 and --rate above 0")
+    if not 1 <= args.calls <= 99_990 or args.rate <= 0:  # the range's last 10: demo numbers
+        raise ValueError("--calls must be 1-99990 and --rate above 0")
     host, port, local = parse_target(args.target, settings)
     callers = testrange.test_numbers(args.calls)
     password = "".join(secrets.choice("0123456789") for _ in range(8))
