@@ -33,12 +33,12 @@ KEY_GAP_S = 0.25
 ENTRY_GAP_S = 2.5  # from one entry's last key (or the answer) to the next entry's first key
 
 
-def schedule(password: str, menu: str = "1") -> list[KeyPress]:
-    """Menu key 2.5 s after the answer, the password 2.5 s later, its repeat 2.5 s later."""
-    pw_at = ENTRY_GAP_S * 2
-    confirm_at = pw_at + KEY_GAP_S * (len(password) - 1) + ENTRY_GAP_S
+def schedule(password: str, menu: str = "1", gap_s: float = ENTRY_GAP_S) -> list[KeyPress]:
+    """Menu key ``gap_s`` after the answer, the password ``gap_s`` after it, then its repeat."""
+    pw_at = gap_s * 2
+    confirm_at = pw_at + KEY_GAP_S * (len(password) - 1) + gap_s
     return (
-        keys_at(ENTRY_GAP_S, menu, KEY_GAP_S)
+        keys_at(gap_s, menu, KEY_GAP_S)
         + keys_at(pw_at, password, KEY_GAP_S)
         + keys_at(confirm_at, password, KEY_GAP_S)
     )
@@ -150,7 +150,8 @@ def report(
     n_set = outcomes.get("set", 0)
     n_ok = sum(1 for v in (verified or {}).values() if v == "ok")
     lines = [
-        f"load: {n} calls offered at {rate:g}/s  (SIPp exit {run.exit_code},"
+        f"load: {n} calls offered at {rate:g}/s, entries {last_key_s:.2f} s of keys"
+        f"  (SIPp exit {run.exit_code},"
         f" {run.elapsed_s:.1f} s{', KILLED' if run.killed else ''})",
         f"  offered      {len(run.calls)}   completed (SIPp) {run.stat('SuccessfulCall(C)')}"
         f"   failed (SIPp) {run.stat('FailedCall(C)')}",
@@ -183,10 +184,12 @@ def main(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if not 1 <= args.calls <= 99_990 or args.rate <= 0:  # the range's last 10: demo numbers
         raise ValueError("--calls must be 1-99990 and --rate above 0")
+    if not 0.5 <= args.entry_gap <= 30:
+        raise ValueError("--entry-gap must be 0.5-30 seconds")
     host, port, local = parse_target(args.target, settings)
     callers = testrange.test_numbers(args.calls)
     password = "".join(secrets.choice("0123456789") for _ in range(8))
-    keys = schedule(password)
+    keys = schedule(password, gap_s=args.entry_gap)
     testrange.remove_numbers(settings, callers)  # leftovers of a killed run: start clean
     testrange.import_numbers(settings, callers)
     log = settings.calls_log
@@ -232,4 +235,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--target", help="HOST:PORT of the SIP service (default: the local stack)")
     p.add_argument("--did", default=DEFAULT_DID, help=f"number dialled (default {DEFAULT_DID})")
     p.add_argument("--keep", action="store_true", help="leave the test subscribers in place")
+    p.add_argument(
+        "--entry-gap", type=float, default=ENTRY_GAP_S,
+        help=f"seconds from one entry's last key to the next entry (default {ENTRY_GAP_S})",
+    )  # fmt: skip
     p.set_defaults(func=main)
