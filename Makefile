@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system rootfs sounds test test-fast run lint clean
+.PHONY: setup system rootfs sounds test test-fast run load lint clean
 
 setup: system $(STAMP) rootfs sounds
 	@echo "setup: done ($$($(PY) --version), $$(sipp -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1))"
@@ -32,7 +32,13 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e"
 
 run: $(STAMP)
-	@$(VENV)/bin/ivrctl run
+	@$(VENV)/bin/ivrctl run --demo
+
+CALLS ?= 300
+RATE ?= 15
+# N full dial-ins from test subscribers against the running stack (same IVR_* environment).
+load: $(STAMP)
+	@$(VENV)/bin/ivrctl load --calls $(CALLS) --rate $(RATE)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

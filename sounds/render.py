@@ -1,8 +1,11 @@
 """Render the prompt catalog to telephone-rate WAV files with Open JTalk (inside the rootfs).
 
-Output goes to `$IVR_CACHE_DIR/sounds/<catalog digest>/ja/<id>.wav`: the digest covers every
-text and the voice settings, so the same catalog renders once per machine and a changed
-catalog renders anew. The stack bind-mounts that folder as Asterisk's `sounds/ja`.
+Output goes to `$IVR_CACHE_DIR/sounds/<catalog digest>/ja/<id>.wav`, with `<id>.ulaw` and
+`<id>.alaw` beside it: Asterisk plays, per file name, the format that costs least for the
+caller's codec, so μ-law and A-law callers get their frames without transcoding. The digest
+covers every text, the voice settings and the formats, so the same catalog renders once per
+machine and a changed catalog (or format list) renders anew. The stack bind-mounts that
+folder as Asterisk's `sounds/ja`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ VOICE = "/usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoi
 # Open JTalk settings: speed slightly above 1.0 keeps long guidance bearable on the phone.
 JTALK_ARGS = ["-r", "1.05"]
 STAMP = ".complete"
+# Beside each .wav (signed linear): the G.711 encodings callers use (sox type, encoding).
+CODEC_FILES = {"ulaw": ("ul", "mu-law"), "alaw": ("al", "a-law")}
 # Open JTalk leaves ~0.4 s of silence at both ends: trim it, so digits read back briskly.
 TRIM = [
     "silence",
@@ -41,7 +46,10 @@ TRIM = [
 
 
 def catalog_digest() -> str:
-    blob = json.dumps([sorted(all_entries().items()), JTALK_ARGS, TRIM, VOICE], ensure_ascii=False)
+    blob = json.dumps(
+        [sorted(all_entries().items()), JTALK_ARGS, TRIM, VOICE, sorted(CODEC_FILES.items())],
+        ensure_ascii=False,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -97,9 +105,18 @@ def _render_one(root: Path, work: Path, prompt_id: str, text: str, out_dir: Path
         capture_output=True,
         timeout=120,
     )
+    for ext, (sox_type, encoding) in CODEC_FILES.items():
+        subprocess.run(
+            ["chroot", str(root), "sox", f"{inside}/{name}.wav", "-e", encoding, "-t", sox_type,
+             f"{inside}/{name}.{ext}"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )  # fmt: skip
     target = out_dir / f"{prompt_id}.wav"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(work / f"{name}.wav", target)
+    for ext in ("wav", *CODEC_FILES):
+        shutil.move(work / f"{name}.{ext}", target.with_suffix(f".{ext}"))
 
 
 def render(cache_dir: Path, *, force: bool = False) -> Path:

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from ivr.app import calls_live, calls_tail, cluster, serve, stack, store_cli
+from ivr.app import call, calls_live, calls_tail, cluster, load, serve, stack, store_cli
 from ivr.app.settings import Settings
 from sounds import render as sounds
 from sounds.catalog import all_entries
@@ -68,9 +68,12 @@ def _run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print("\n".join(lines))
+    if args.demo and (demo := call.load_demo_if_empty(settings)):
+        print(f"demo subscribers loaded (empty directory; reserved test range): {', '.join(demo)}")
     print(
-        f"\nCall it: sipp -sn uac -s 0664806430 {settings.sip_host}:{settings.sip_port} -m 1"
-        f"\n  (or 0363044747; keys as RFC 4733 events; see README 'Placing a call')"
+        "\nCall it: .venv/bin/ivrctl call     (from demo subscriber "
+        f"{call.DEMO_NUMBERS[0]}: unit 1, password 24681357 twice)"
+        f"\n  SIP on {settings.sip_host}:{settings.sip_port}; see README 'Placing a call'"
         f"\nCall log: {settings.calls_log}\nCtrl-C stops everything.",
         flush=True,
     )
@@ -102,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_cluster.add_argument("--topology", help="JSON topology file (default: built-in)")
     p_cluster.set_defaults(func=_cluster)
     p_run = sub.add_parser("run", help="the whole service in the foreground")
+    p_run.add_argument(
+        "--demo", action="store_true",
+        help="load demo subscribers of the reserved test range if the directory is empty",
+    )  # fmt: skip
     p_run.set_defaults(func=_run)
     p_serve = sub.add_parser("serve", help="the FastAGI server alone, in the foreground")
     p_serve.set_defaults(func=lambda _a: serve.main([]))
@@ -110,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_sounds.set_defaults(func=_sounds)
     store_cli.register(sub)
     calls_live.register(calls_tail.register(sub))
+    load.register(sub)
+    call.register(sub)
     return parser
 
 

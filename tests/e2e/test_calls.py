@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from ivr.flow.calllog import CALL_END_FIELDS
-from tests.e2e.rtp_pcap import KeyPress, keys_at
-from tests.e2e.sipp import CallOutcome, CallSpec, run_call
+from loadgen.rtp_pcap import KeyPress, keys_at
+from loadgen.sipp import CallOutcome, CallSpec, run_call
 
 pytestmark = pytest.mark.e2e
 

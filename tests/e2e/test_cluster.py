@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from ivr.app import redis_ha
+from loadgen.sipp import CallSpec, run_call
 from store.credentials import CredentialStore
 from store.pepper import load
 from store.redisconn import connect
-from tests.e2e.sipp import CallSpec, run_call
 from tests.e2e.test_calls import full
 from tests.stackutil import Stack, alive, free_port, mounts_under
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.inband import (
+from loadgen.inband import (
     DECODERS,
     ENCODERS,
     FREQUENCIES,
@@ -23,8 +23,8 @@ from tests.e2e.inband import (
     tone,
     write_inband_pcap,
 )
-from tests.e2e.rtp_pcap import keys_at
-from tests.e2e.sipp import CallSpec, uac_scenario
+from loadgen.rtp_pcap import keys_at
+from loadgen.sipp import CallSpec, uac_scenario
 
 
 @pytest.mark.parametrize(

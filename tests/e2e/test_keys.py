@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.rtp_pcap import KeyPress, keys_at
-from tests.e2e.sipp import CallOutcome, CallSpec, run_call
+from loadgen.rtp_pcap import KeyPress, keys_at
+from loadgen.sipp import CallOutcome, CallSpec, run_call
 
 pytestmark = pytest.mark.e2e
 

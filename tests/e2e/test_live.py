@@ -10,8 +10,8 @@ import time
 import pytest
 from panoramisk import Manager
 
-from tests.e2e.rtp_pcap import keys_at
-from tests.e2e.sipp import CallSpec, run_call
+from loadgen.rtp_pcap import keys_at
+from loadgen.sipp import CallSpec, run_call
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.rtp_pcap import keys_at
-from tests.e2e.sipp import CallSpec, run_call
+from loadgen.rtp_pcap import keys_at
+from loadgen.sipp import CallSpec, run_call
 from tests.stackutil import REPO
 
 pytestmark = pytest.mark.e2e

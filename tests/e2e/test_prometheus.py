@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.rtp_pcap import keys_at
-from tests.e2e.sipp import CallSpec, run_call
+from loadgen.rtp_pcap import keys_at
+from loadgen.sipp import CallSpec, run_call
 from tests.promutil import Prometheus
 
 pytestmark = pytest.mark.e2e

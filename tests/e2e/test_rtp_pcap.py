@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.rtp_pcap import (
+from loadgen.rtp_pcap import (
     BASE_EPOCH_S,
     EVENT_CODES,
     KeyPress,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import sipp
-from tests.e2e.rtp_pcap import decode_keys, keys_at
-from tests.e2e.sipp import (
+from loadgen import sipp
+from loadgen.rtp_pcap import decode_keys, keys_at
+from loadgen.sipp import (
     LOCAL_IP,
     SIPP_BIN,
     CallOutcome,

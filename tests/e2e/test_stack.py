@@ -66,7 +66,7 @@ def test_apology_and_503_before_answer_when_the_agi_server_is_down(tmp_path):
     import asyncio
 
     from ivr.app import procs
-    from tests.e2e.sipp import CallSpec, run_call
+    from loadgen.sipp import CallSpec, run_call
 
     s = Stack.new(tmp_path / "s")
     try:

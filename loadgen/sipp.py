@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from tests.e2e.inband import CODECS, write_inband_pcap
-from tests.e2e.rtp_pcap import KeyPress, write_keys_pcap
+from loadgen.inband import CODECS, write_inband_pcap
+from loadgen.rtp_pcap import KeyPress, write_keys_pcap
 
 SIPP_BIN = os.environ.get("SIPP_BIN") or shutil.which("sipp") or "/usr/bin/sipp"
 LOCAL_IP = "127.0.0.1"

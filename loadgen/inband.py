@@ -15,7 +15,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.e2e.rtp_pcap import SAMPLES_PER_PACKET, KeyPress, RtpPacket, pcap_bytes
+from loadgen.rtp_pcap import SAMPLES_PER_PACKET, KeyPress, RtpPacket, pcap_bytes
 
 SAMPLE_RATE = 8000
 ROWS = (697, 770, 852, 941)

@@ -1,0 +1,242 @@
+"""`ivrctl load`: N full dial-ins at R per second through SIPp, then a report operators size by.
+
+Each call comes from its own subscriber of the reserved test range (ivr.app.testrange),
+imported before and removed after (`--keep` leaves them), keys unit 1 and one 8-digit
+password twice as RFC 4733 events, and must end `set`; the password is then checked through
+the store (the web site's login check) for every call. The password is random per run and
+never printed. CPU seconds come from /proc of the stack's pid files (local stack only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivr.app import cpu, testrange
+from ivr.app.settings import Settings
+from loadgen.rtp_pcap import KeyPress, keys_at
+from loadgen.runner import SippRun, run_load
+from sounds import render as sounds
+
+DEFAULT_DID = "0664806430"
+KEY_GAP_S = 0.25
+ENTRY_GAP_S = 2.5  # from one entry's last key (or the answer) to the next entry's first key
+
+
+def schedule(password: str, menu: str = "1", gap_s: float = ENTRY_GAP_S) -> list[KeyPress]:
+    """Menu key ``gap_s`` after the answer, the password ``gap_s`` after it, then its repeat."""
+    pw_at = gap_s * 2
+    confirm_at = pw_at + KEY_GAP_S * (len(password) - 1) + gap_s
+    return (
+        keys_at(gap_s, menu, KEY_GAP_S)
+        + keys_at(pw_at, password, KEY_GAP_S)
+        + keys_at(confirm_at, password, KEY_GAP_S)
+    )
+
+
+def parse_target(text: str | None, settings: Settings) -> tuple[str, int, bool]:
+    """(host, port, local): the local stack unless --target names another address."""
+    if not text:
+        return settings.sip_host, settings.sip_port, True
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--target must be HOST:PORT, not {text!r}")
+    local = (host, int(port)) == (settings.sip_host, settings.sip_port)
+    return host, int(port), local
+
+
+def read_log(path: Path, offset: int, callers: set[str]) -> dict[str, dict[str, Any]]:
+    """`call.end` records of these callers written after ``offset``, by caller."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return out
+    for raw in data.splitlines():
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("event") == "call.end":
+            if rec.get("caller") in callers:
+                out[rec["caller"]] = rec
+    return out
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def goodbye_seconds(cache_dir: Path, target: str) -> float | None:
+    """Length of the completion message: the target read back, then tpw/done."""
+    base = sounds.sounds_dir(cache_dir)
+    try:
+        return sum(wav_seconds(base / "digits" / f"{d}.wav") for d in target) + wav_seconds(
+            base / "tpw" / "done.wav"
+        )
+    except (FileNotFoundError, wave.Error):
+        return None
+
+
+@dataclass
+class Progress:
+    """The live line: SIPp's counters and the call log's `set` count."""
+
+    log: Path
+    offset: int
+    callers: set[str]
+    total: int
+    tty: bool
+    last_print: float = 0.0
+
+    def __call__(self, stats: dict[str, str], elapsed: float) -> None:
+        if not self.tty and elapsed - self.last_print < 5:
+            return
+        self.last_print = elapsed
+        done = read_log(self.log, self.offset, self.callers)
+        n_set = sum(1 for r in done.values() if r.get("outcome") == "set")
+        line = (
+            f"t={elapsed:5.0f}s offered {stats.get('OutgoingCall(C)', '0')}/{self.total}"
+            f"  in progress {stats.get('CurrentCall', '0')}"
+            f"  ended {len(done)}  set {n_set}"
+            f"  sipp ok {stats.get('SuccessfulCall(C)', '0')}"
+            f" failed {stats.get('FailedCall(C)', '0')}"
+        )
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr)
+        sys.stderr.flush()
+
+
+def _dist(values: list[float], unit: str = "s") -> str:
+    if not values:
+        return "n/a"
+    v = sorted(values)
+    p95 = v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]
+    return f"p50 {statistics.median(v):.2f}{unit}  p95 {p95:.2f}{unit}  max {v[-1]:.2f}{unit}"
+
+
+def report(
+    *,
+    n: int,
+    rate: float,
+    run: SippRun,
+    ends: dict[str, dict[str, Any]],
+    verified: dict[str, str] | None,
+    cpu_used: dict[str, float] | None,
+    last_key_s: float,
+    goodbye: dict[str, float | None],
+) -> tuple[list[str], bool]:
+    """The report's lines, and whether every call set a password that verifies."""
+    outcomes = Counter(str(r.get("outcome")) for r in ends.values())
+    refusals = Counter(c.refused for c in run.calls.values() if c.refused is not None)
+    lengths = [c.end - c.start for c in run.calls.values() if c.end and c.start is not None]
+    to_done = [
+        (c.end - c.answered) - last_key_s - g
+        for c in run.calls.values()
+        if c.end and c.answered and c.refused is None and (g := goodbye.get(c.caller)) is not None
+    ]
+    n_set = outcomes.get("set", 0)
+    n_ok = sum(1 for v in (verified or {}).values() if v == "ok")
+    lines = [
+        f"load: {n} calls offered at {rate:g}/s, entries {last_key_s:.2f} s of keys"
+        f"  (SIPp exit {run.exit_code},"
+        f" {run.elapsed_s:.1f} s{', KILLED' if run.killed else ''})",
+        f"  offered      {len(run.calls)}   completed (SIPp) {run.stat('SuccessfulCall(C)')}"
+        f"   failed (SIPp) {run.stat('FailedCall(C)')}",
+        f"  set          {n_set}/{n}   verified {n_ok}/{n}"
+        + ("" if verified is not None else " (store not checked)"),
+        "  outcomes     "
+        + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "(no call log)"),
+        "  refusals     "
+        + (", ".join(f"SIP {k}: {v}" for k, v in sorted(refusals.items())) or "none"),
+        f"  call length  {_dist(lengths)}  (INVITE to BYE, SIPp)",
+        f"  last key → completion prompt  {_dist(to_done)}  (BYE − keys − prompt length)",
+        f"  peak concurrent calls  {run.peak_concurrent()}",
+    ]
+    calls = max(1, len(run.calls))
+    if cpu_used is not None:
+        parts = {**cpu_used, "sipp": run.cpu_s}
+        lines.append(
+            "  CPU per call "
+            + "  ".join(f"{k} {1000 * v / calls:.1f} ms" for k, v in parts.items())
+            + f"  (total s: {', '.join(f'{k} {v:.1f}' for k, v in parts.items())})"
+        )
+    else:
+        lines.append(f"  CPU per call sipp {1000 * run.cpu_s / calls:.1f} ms (remote target)")
+    ok = n_set == n and n_ok == n
+    lines.append(f"result: {'PASS' if ok else 'FAIL'}")
+    return lines, ok
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if not 1 <= args.calls <= 99_990 or args.rate <= 0:  # the range's last 10: demo numbers
+        raise ValueError("--calls must be 1-99990 and --rate above 0")
+    if not 0.5 <= args.entry_gap <= 30:
+        raise ValueError("--entry-gap must be 0.5-30 seconds")
+    host, port, local = parse_target(args.target, settings)
+    callers = testrange.test_numbers(args.calls)
+    password = "".join(secrets.choice("0123456789") for _ in range(8))
+    keys = schedule(password, gap_s=args.entry_gap)
+    testrange.remove_numbers(settings, callers)  # leftovers of a killed run: start clean
+    testrange.import_numbers(settings, callers)
+    log = settings.calls_log
+    offset = log.stat().st_size if log.exists() else 0
+    try:
+        before = cpu.snapshot(settings.state_dir / "run") if local else None
+        with tempfile.TemporaryDirectory(prefix="ivr-load-") as work:
+            tty = sys.stderr.isatty()
+            run = run_load(
+                callers=callers, rate=args.rate, did=args.did, sip_host=host, sip_port=port,
+                schedule=keys, workdir=Path(work),
+                progress=Progress(log, offset, set(callers), args.calls, tty),
+            )  # fmt: skip
+            if tty:
+                print(file=sys.stderr)
+        cpu_used = cpu.delta(before, cpu.snapshot(settings.state_dir / "run")) if local else None
+        started = {c for c, t in run.calls.items() if t.start is not None}
+        deadline = time.monotonic() + 15
+        while True:  # the last call.end lines follow the last BYEs closely
+            ends = read_log(log, offset, set(callers))
+            if started <= set(ends) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        verified = testrange.verify_all(settings, dict.fromkeys(callers, password))
+    finally:
+        if not args.keep:
+            testrange.remove_numbers(settings, callers)
+    goodbye = {c: goodbye_seconds(settings.cache_dir, c) for c in callers}
+    lines, ok = report(
+        n=args.calls, rate=args.rate, run=run, ends=ends, verified=verified,
+        cpu_used=cpu_used, last_key_s=keys[-1].at_s, goodbye=goodbye,
+    )  # fmt: skip
+    if args.keep:
+        lines.append(f"kept test subscribers {callers[0]}-{callers[-1]} (reserved test range)")
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("load", help="N SIPp dial-ins at R/s from test subscribers")
+    p.add_argument("--calls", type=int, required=True, help="calls to place")
+    p.add_argument("--rate", type=float, required=True, help="new calls per second")
+    p.add_argument("--target", help="HOST:PORT of the SIP service (default: the local stack)")
+    p.add_argument("--did", default=DEFAULT_DID, help=f"number dialled (default {DEFAULT_DID})")
+    p.add_argument("--keep", action="store_true", help="leave the test subscribers in place")
+    p.add_argument(
+        "--entry-gap", type=float, default=ENTRY_GAP_S,
+        help=f"seconds from one entry's last key to the next entry (default {ENTRY_GAP_S})",
+    )  # fmt: skip
+    p.set_defaults(func=main)

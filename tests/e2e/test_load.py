@@ -1,0 +1,43 @@
+"""`ivrctl load` as operators run it: 20 dial-ins at 5/s, every one set and verified.
+
+Each call comes from its own subscriber of the reserved test range; the command imports and
+removes them, so the directory holds none of them afterwards (without --keep).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_load_20_calls_all_set_and_verified(stack):
+    proc = stack.ivrctl("load", "--calls", "20", "--rate", "5", check=False, timeout=240)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert re.search(r"^  set          20/20   verified 20/20$", out, re.M), out
+    assert re.search(r"^  outcomes     set 20$", out, re.M), out
+    assert "refusals     none" in out
+    assert re.search(r"CPU per call asterisk [\d.]+ ms  agi [\d.]+ ms  redis [\d.]+ ms", out)
+    assert "offered 20/20" in proc.stderr  # the live progress line
+    # the test subscribers are gone again, with their store records
+    listed = json.loads(stack.ivrctl("subscribers", "list", "--json").stdout)
+    assert not [s for s in listed if s["number"].startswith("06900")]
+    assert stack.ivrctl("tpw", "show", "0690000000", check=False).stdout.strip() == "none"
+
+
+def test_load_keep_leaves_the_subscribers(stack):
+    proc = stack.ivrctl("load", "--calls", "2", "--rate", "2", "--keep", check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "kept test subscribers 0690000000-0690000001" in proc.stdout
+    listed = json.loads(stack.ivrctl("subscribers", "list", "--json").stdout)
+    assert {"0690000000", "0690000001"} <= {s["number"] for s in listed}
+
+
+def test_load_bad_target_is_one_line(stack):
+    proc = stack.ivrctl("load", "--calls", "1", "--rate", "1", "--target", "nohost", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "ivrctl: --target must be HOST:PORT, not 'nohost'"
