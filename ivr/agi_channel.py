@@ -117,8 +117,9 @@ class AgiChannel:
             pass
 
     async def step(self, name: str) -> None:
-        """The step, for operators: a channel variable (seen by AMI's CoreShowChannels through
-        manager.conf's channelvars) and a UserEvent (class `user`) for AMI listeners.
+        """The step, for operators: a channel variable, seen by AMI's CoreShowChannels through
+        manager.conf's channelvars. One command only: keys typed while no command runs are
+        lost, so nothing more goes between an entry and the next prompt.
 
         Only a step name from a closed set: it cannot carry keys. A channel that refuses the
         command (not a hang-up) does not end the call: this is for operators only.
@@ -127,7 +128,6 @@ class AgiChannel:
             raise ValueError(f"not a step name: {name!r}")
         try:
             await self._call.command("SET VARIABLE", var.STEP, name)
-            await self._call.command("EXEC", "UserEvent", f"{var.STEP_EVENT},step: {name}")
         except AGIError:
             pass
 

@@ -13,4 +13,3 @@ OUTCOME_ERROR = "error_internal"
 REFUSE_STATUS = "IVR_REFUSE"  # a refusal before the answer: the final SIP status to send
 CALL_END_SCRIPT = "call-end"  # the hangup handler's report of a call the flow never saw
 STEP = "IVR_STEP"  # the call's current step, for operators (AMI channelvars); never keys
-STEP_EVENT = "IVRStep"  # the AMI UserEvent sent as a call enters a step (class `user`)

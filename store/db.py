@@ -47,3 +47,24 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={CONNECT_TIMEOUT_S * 1000}")
     cursor.close()
+
+
+def create_database(server_url: str, name: str) -> tuple[str, str]:
+    """A new, empty database next to server_url's (PostgreSQL): (its URL, its name)."""
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop it, even while clients are still connected."""
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()

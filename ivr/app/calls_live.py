@@ -2,9 +2,8 @@
 
 One CoreShowChannels round trip per look: channel, caller, DID, current step and age of each
 channel inside the service's dialplan. The step is the channel variable the adaptor sets as
-the flow enters a step (manager.conf's `channelvars` puts it into CoreShowChannel); the same
-step also goes out as an `IVRStep` UserEvent for AMI listeners. Nothing here sees a key: the
-AMI user has no `dialplan` or `agi` read class.
+the flow enters a step (manager.conf's `channelvars` puts it into CoreShowChannel). Nothing
+here sees a key: the AMI user has no `dialplan` or `agi` read class.
 """
 
 from __future__ import annotations

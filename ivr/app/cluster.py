@@ -16,13 +16,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from dialplan import render as dialplan
-from ivr.app import probes, procs, redis_ha, stack
+from ivr.app import kamailio, probes, procs, redis_ha, stack
 from ivr.app.cluster_plan import PLAN_FILE, Plan, Topology, new_database_name
 from ivr.app.secret_files import private_dir, read_or_create, write_private
 from ivr.app.settings import Settings
+from store.db import create_database, drop_database
 
-ADMIN_CONNINFO = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # the machine's server
 
 
 class Cluster:
@@ -80,22 +80,6 @@ class Cluster:
         return read_or_create(self.dir / "redis-password")
 
 
-def _create_database() -> tuple[str, str]:
-    import psycopg  # noqa: PLC0415
-
-    name = new_database_name()
-    with psycopg.connect(ADMIN_CONNINFO, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://postgres@127.0.0.1:5432/{name}", name
-
-
-def _drop_database(name: str) -> None:
-    import psycopg  # noqa: PLC0415
-
-    with psycopg.connect(ADMIN_CONNINFO, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _plan(settings: Settings, topology_file: Path | None) -> Plan:
     plan = Plan.load(settings.state_dir)
     if plan is not None:
@@ -107,7 +91,7 @@ def _plan(settings: Settings, topology_file: Path | None) -> Plan:
     if os.environ.get("IVR_DATABASE_URL"):
         url, created = settings.database_url, ""
     else:
-        url, created = _create_database()
+        url, created = create_database(ADMIN_URL, new_database_name())
     plan = Plan.new(topology, settings, url, created)
     plan.save(settings.state_dir)
     return plan
@@ -132,7 +116,7 @@ def up(settings: Settings, topology_file: Path | None = None, timeout_s: float =
             _up_agi(c, j, timeout_s)
         for i in range(len(plan.asterisk)):
             _up_asterisk(c, i, timeout_s)
-        _up_kamailio(c, timeout_s)
+        kamailio.up(c, timeout_s)
     except BaseException:
         down(settings)
         raise
@@ -240,56 +224,6 @@ def _up_asterisk(c: Cluster, i: int, timeout_s: float) -> None:
     )
 
 
-def _kamailio_mpath() -> str:
-    found = sorted(Path("/usr/lib").glob("*/kamailio/modules"))
-    if not found:
-        raise stack.StackError("no Kamailio modules under /usr/lib: run `make setup`")
-    return str(found[0]) + "/"
-
-
-def _up_kamailio(c: Cluster, timeout_s: float) -> None:
-    if _running("kamailio", c.run_dir):
-        return
-    if not probes.udp_port_free("127.0.0.1", c.plan.sip_port):
-        raise stack.StackError(f"kamailio: SIP port {c.plan.sip_port} is already in use")
-    kdir = private_dir(c.dir / "kamailio")
-    private_dir(kdir / "run")
-    nodes = "".join(f"1 sip:127.0.0.1:{a['sip']} 0 0\n" for a in c.plan.asterisk)
-    write_private(kdir / "dispatcher.list", nodes)
-    t = c.plan.topology
-    cfg = dialplan.render_kamailio(
-        {
-            "children": "4",
-            "sip_host": "127.0.0.1",
-            "sip_port": str(c.plan.sip_port),
-            "mpath": _kamailio_mpath(),
-            "no_answer_ms": str(t.no_answer_ms),
-            "dispatcher_list": str(kdir / "dispatcher.list"),
-            "ping_from": "sip:dispatcher@127.0.0.1",
-            "probe_interval_s": str(t.probe_interval_s),
-            "pike_density": str(t.pike_density),
-        }
-    )
-    write_private(kdir / "kamailio.cfg", cfg)
-    argv = [
-        "kamailio",
-        "-f",
-        str(kdir / "kamailio.cfg"),
-        "-DD",
-        "-E",
-        "-Y",
-        str(kdir / "run"),
-        "-m",
-        "64",
-        "-M",
-        "8",
-    ]
-    ok = lambda: (probes.sip_options("127.0.0.1", c.plan.sip_port) or "").endswith("200 OK")  # noqa: E731
-    stack.launch(
-        "kamailio", argv, run_dir=c.run_dir, log=c.log("kamailio"), ready=ok, timeout_s=timeout_s
-    )
-
-
 def _components(c: Cluster) -> list[tuple[str, Path, str]]:
     """(pid name, run dir, where) of every part, in start order."""
     p = c.plan
@@ -324,7 +258,7 @@ def down(settings: Settings) -> list[str]:
         if procs.stop(name, run_dir=run_dir)
     ]
     if plan.database_created:
-        _drop_database(plan.database_created)
+        drop_database(ADMIN_URL, plan.database_created)
     (settings.state_dir / PLAN_FILE).unlink(missing_ok=True)
     return stopped
 

@@ -224,11 +224,10 @@ async def test_hangup_sends_hangup_and_swallows_already_gone() -> None:
     call.done()
 
 
-async def test_step_sets_the_variable_and_sends_a_user_event() -> None:
+async def test_step_sets_the_variable_in_one_command() -> None:
     call = ScriptedCall(
         [
             ('SET VARIABLE "IVR_STEP" "menu"', OK),
-            ('EXEC "UserEvent" "IVRStep,step: menu"', OK),
         ]
     )
     await AgiChannel(call).step("menu")

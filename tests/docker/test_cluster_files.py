@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from dialplan.render import render_kamailio
-from ivr.app.cluster import _kamailio_mpath
 from ivr.app.cluster_plan import Topology
+from ivr.app.kamailio import module_path
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 
@@ -42,7 +42,7 @@ def test_compose_has_the_cluster_topology():
 def test_kamailio_config_passes_kamailio_check(tmp_path):
     (tmp_path / "dispatcher.list").write_text("1 sip:127.0.0.1:5999 0 0\n")
     cfg = render_kamailio({
-        "children": "2", "sip_host": "127.0.0.1", "sip_port": "5998", "mpath": _kamailio_mpath(),
+        "children": "2", "sip_host": "127.0.0.1", "sip_port": "5998", "mpath": module_path(),
         "no_answer_ms": "1000", "dispatcher_list": str(tmp_path / "dispatcher.list"),
         "ping_from": "sip:dispatcher@127.0.0.1", "probe_interval_s": "1", "pike_density": "300",
     })  # fmt: skip
