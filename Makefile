@@ -25,15 +25,12 @@ rootfs:
 sounds: $(STAMP)
 	@$(VENV)/bin/ivrctl sounds
 
-# Three workers, one test file each at a time: the end-to-end files wait on calls far more
-# than they compute, so on 2 cores this halves the wall time (module-scoped stacks stay whole).
-PYTEST_PAR := -n 3 --dist loadfile
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_PAR)
+	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_PAR) -m "not e2e"
+	$(PY) -m pytest -q -m "not e2e"
 
 run: $(STAMP)
 	@$(VENV)/bin/ivrctl run --demo

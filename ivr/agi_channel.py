@@ -146,17 +146,31 @@ class AgiChannel:
             return Keyed("", terminated=True)
         if max_digits == 1:
             return Keyed(first)
-        return await self._read(first, "", max_digits - 1, inter_key_s, inter_key_s)
+        return await self._read_rest(first, max_digits - 1, inter_key_s)
 
     async def _read(
         self, first: str, prompt: str, n: int, response_s: float, digit_s: float
     ) -> Keyed:
-        """One Read() for up to n keys, then its value and status, judged together."""
+        """One Read() for up to n keys, with separate first-key and inter-key timers (the
+        channel's TIMEOUT(response) and TIMEOUT(digit), set only when they change)."""
         if "," in prompt or "|" in prompt:
             raise ValueError("prompt id must not contain ',' or '|'")
         await self._set_timeout("response", response_s)
         await self._set_timeout("digit", digit_s)
         await self._call.command("EXEC", "Read", f"{var.KEYS},{prompt},{n}")
+        return await self._judge_read(first, n)
+
+    async def _read_rest(self, first: str, n: int, inter_key_s: float) -> Keyed:
+        """The rest of an entry after the key that interrupted a prompt: the next command must
+        be the Read() itself (keys typed while no command runs are lost), so its one timer
+        (Read's timeout argument: the inter-key wait for every key) replaces the SET VARIABLEs.
+        """
+        timeout = _seconds(inter_key_s)
+        await self._call.command("EXEC", "Read", f"{var.KEYS},,{n},,1,{timeout}")
+        return await self._judge_read(first, n)
+
+    async def _judge_read(self, first: str, n: int) -> Keyed:
+        """Read()'s value and status, judged together."""
         value = (await self._call.command("GET VARIABLE", var.KEYS)).data or ""
         status = (await self._call.command("GET VARIABLE", var.READ_STATUS)).data or ""
         digits = first + value

@@ -46,15 +46,25 @@ class ScriptedCall:
 
 
 def read_steps(
-    prompt: str, n: int, value: str | None, status: str, *, response: str | None, digit=None
+    prompt: str,
+    n: int,
+    value: str | None,
+    status: str,
+    *,
+    response: str | None,
+    digit=None,
+    timeout: str | None = None,
 ) -> list[Step]:
+    """A Read(); with timeout, the rest of an entry after a barge-in: Read's own timer, and
+    no SET VARIABLE between the interrupted prompt and the Read."""
     steps: list[Step] = []
     if response is not None:
         steps.append((f'SET VARIABLE "TIMEOUT(response)" "{response}"', OK))
     if digit is not None:
         steps.append((f'SET VARIABLE "TIMEOUT(digit)" "{digit}"', OK))
+    read = f"IVRKEYS,{prompt},{n}" + (f",,1,{timeout}" if timeout is not None else "")
     steps += [
-        (f'EXEC "Read" "IVRKEYS,{prompt},{n}"', Reply(200, "0")),
+        (f'EXEC "Read" "{read}"', Reply(200, "0")),
         ('GET VARIABLE "IVRKEYS"', var(value)),
         ('GET VARIABLE "READSTATUS"', var(status)),
     ]
@@ -89,7 +99,7 @@ async def test_key_interrupting_a_prompt_is_the_first_digit() -> None:
     call = ScriptedCall(
         [
             (f'STREAM FILE "tpw/welcome" {ESC}', key("4")),
-            *read_steps("", 7, "321", "TIMEOUT", response="2.5", digit="2.5"),
+            *read_steps("", 7, "321", "TIMEOUT", response=None, timeout="2.5"),
         ]
     )
     chan = AgiChannel(call)
@@ -130,7 +140,7 @@ async def test_star_key_interrupting_say_digits_and_star_inside_value() -> None:
         [
             (f'STREAM FILE "tpw/number_is" {ESC}', Reply(200, "0")),
             (f'SAY DIGITS "0612" {ESC}', key("*")),
-            *read_steps("", 3, "1*", "OK", response="5", digit="5"),
+            *read_steps("", 3, "1*", "OK", response=None, timeout="5"),
         ]
     )
     got = await collect(AgiChannel(call), [Sound("tpw/number_is"), Digits("0612")], 4)
@@ -170,8 +180,8 @@ async def test_timeouts_sent_only_when_they_change() -> None:
             *read_steps("tpw/a", 8, "1", "OK", response="10", digit="5"),
             *read_steps("tpw/b", 8, "2", "OK", response=None, digit=None),
             (f'STREAM FILE "tpw/c" {ESC}', key("9")),
-            *read_steps("", 7, "", "TIMEOUT", response="5", digit=None),
-            *read_steps("tpw/d", 8, "", "TIMEOUT", response="10", digit=None),
+            *read_steps("", 7, "", "TIMEOUT", response=None, timeout="5"),  # after a barge-in
+            *read_steps("tpw/d", 8, "", "TIMEOUT", response=None, digit=None),
         ]
     )
     chan = AgiChannel(call)
