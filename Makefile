@@ -25,7 +25,6 @@ rootfs:
 sounds: $(STAMP)
 	@$(VENV)/bin/ivrctl sounds
 
-
 test: $(STAMP)
 	$(PY) -m pytest -q
 

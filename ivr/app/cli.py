@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from ivr.app import call, calls_live, calls_tail, cluster, load, serve, stack, store_cli
 from ivr.app.settings import Settings
@@ -13,47 +15,50 @@ from sounds import render as sounds
 from sounds.catalog import all_entries
 
 
-def _stack(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    if args.action == "up":
+def _lifecycle(what: str, action: str, up, down, status, running) -> int:
+    """up / down / status of a stack or a cluster: one line per part; status exits 3 when a
+    part is not running, up 1 (after cleaning up) when it could not start."""
+    if action == "up":
         try:
-            lines = stack.up(settings)
+            lines = up()
         except stack.StackError as exc:
-            print(f"stack up failed: {exc}", file=sys.stderr)
+            print(f"{what} up failed: {exc}", file=sys.stderr)
             return 1
-    elif args.action == "down":
-        stopped = stack.down(settings)
+    elif action == "down":
+        stopped = down()
         lines = [f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}"]
     else:
-        lines = stack.status(settings)
+        lines = status()
     print("\n".join(lines))
-    if args.action == "status":
-        return 0 if all(" running " in f" {line} " or "external" in line for line in lines) else 3
+    if action == "status":
+        return 0 if all(running(line) for line in lines) else 3
     return 0
+
+
+def _stack(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    return _lifecycle(
+        "stack",
+        args.action,
+        lambda: stack.up(settings),
+        lambda: stack.down(settings),
+        lambda: stack.status(settings),
+        lambda line: " running " in f" {line} " or "external" in line,
+    )
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    """`ivrctl cluster up|down|status` (docs/scale-out.md); status exits 3 when a part is down."""
-    import os  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
+    """`ivrctl cluster up|down|status` (docs/scale-out.md)."""
     settings = Settings.from_env()
     topology = args.topology or os.environ.get("IVR_CLUSTER_TOPOLOGY")
-    if args.action == "up":
-        try:
-            lines = cluster.up(settings, Path(topology) if topology else None)
-        except stack.StackError as exc:
-            print(f"cluster up failed: {exc}", file=sys.stderr)
-            return 1
-    elif args.action == "down":
-        stopped = cluster.down(settings)
-        lines = [f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}"]
-    else:
-        lines = cluster.status(settings)
-    print("\n".join(lines))
-    if args.action == "status":
-        return 0 if all(" running " in line for line in lines) else 3
-    return 0
+    return _lifecycle(
+        "cluster",
+        args.action,
+        lambda: cluster.up(settings, Path(topology) if topology else None),
+        lambda: cluster.down(settings),
+        lambda: cluster.status(settings),
+        lambda line: " running " in line,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
