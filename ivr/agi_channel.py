@@ -2,9 +2,9 @@
 
 The flow never sees an AGI line; agi's HangupError becomes the flow's CallerHangup here.
 
-Asterisk drops keys that arrive while no AGI command runs, so an entry is collected with
-as few commands as possible: prompts with escape digits, then one ``Read()`` that has
-separate first-key and inter-key timers (TIMEOUT(response) / TIMEOUT(digit)).
+Asterisk drops keys that arrive while no AGI command runs, so an entry is collected by one
+command: a ``Read()`` that plays all its prompts with barge-in and has separate first-key and
+inter-key timers (TIMEOUT(response) / TIMEOUT(digit)).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from agi.errors import AGIError, HangupError
-from agi.wire import ESCAPE_ALL, Reply
+from agi.wire import Reply
 from ivr import dialplan_variables as var
 from ivr.flow.ports import CallerHangup, Digits, Keyed, PromptItem, Sound
 
@@ -26,6 +26,17 @@ class CommandSender(Protocol):
     """What the adaptor needs from a call: AgiCall.command, or a scripted fake in tests."""
 
     async def command(self, verb: str, *args: str | int) -> Reply: ...
+
+
+def _files(item: PromptItem) -> list[str]:
+    """The sound files of one prompt item, as Read()'s '&'-separated file argument takes them."""
+    if isinstance(item, Digits):
+        if not item.number.isdigit():
+            raise ValueError("only digits can be read back")
+        return [f"digits/{d}" for d in item.number]
+    if any(c in item.id for c in ",|&"):
+        raise ValueError("prompt id must not contain ',', '|' or '&'")
+    return [item.id]
 
 
 def _seconds(value: float) -> str:
@@ -70,7 +81,7 @@ class AgiChannel:
         if self._early_media and prompts:
             await self._call.command("EXEC", "Progress", "")
             for item in prompts:
-                await self._play(item, "")
+                await self._play(item)
         await self._call.command("SET VARIABLE", var.REFUSE_STATUS, str(sip_status))
 
     async def collect(
@@ -81,26 +92,21 @@ class AgiChannel:
         first_key_s: float,
         inter_key_s: float,
     ) -> Keyed:
-        """Prompts with barge-in; a key that interrupts one is the entry's first key."""
+        """One Read() plays every prompt (files joined with '&', digits as digits/N files) and
+        takes the keys: a key during any prompt stops it and is the entry's first key, and the
+        rest follow within the same command, so no key falls between two commands."""
         if max_digits < 1:
             raise ValueError("max_digits must be at least 1")
-        items = list(prompts)
-        last = items.pop() if items else None
-        for item in items:
-            if key := await self._play(item, ESCAPE_ALL):
-                return await self._rest(key, max_digits, inter_key_s)
-        read_prompt = ""
-        if isinstance(last, Sound):
-            read_prompt = last.id
-        elif isinstance(last, Digits):
-            if key := await self._play(last, ESCAPE_ALL):
-                return await self._rest(key, max_digits, inter_key_s)
-        return await self._read("", read_prompt, max_digits, first_key_s, inter_key_s)
+        files = [name for item in prompts for name in _files(item)]
+        await self._set_timeout("response", first_key_s)
+        await self._set_timeout("digit", inter_key_s)
+        await self._call.command("EXEC", "Read", f"{var.KEYS},{'&'.join(files)},{max_digits}")
+        return await self._judge_read(max_digits)
 
     async def play(self, prompts: Sequence[PromptItem]) -> None:
         """To the end, keys ignored (final messages)."""
         for item in prompts:
-            await self._play(item, "")
+            await self._play(item)
 
     async def flush_keys(self) -> None:
         """Each WAIT FOR DIGIT takes one queued key; stop at the first quiet FLUSH_WAIT_MS."""
@@ -131,53 +137,21 @@ class AgiChannel:
         except AGIError:
             pass
 
-    async def _play(self, item: PromptItem, escape: str) -> str:
-        """Plays one item; returns the key that interrupted it, or ""."""
+    async def _play(self, item: PromptItem) -> None:
+        """Plays one item to its end, keys ignored."""
         if isinstance(item, Sound):
-            reply = await self._call.command("STREAM FILE", item.id, escape)
+            await self._call.command("STREAM FILE", item.id, "")
         else:
-            reply = await self._call.command("SAY DIGITS", item.number, escape)
-        code = reply.number
-        return chr(code) if code and code > 0 else ""
+            await self._call.command("SAY DIGITS", item.number, "")
 
-    async def _rest(self, first: str, max_digits: int, inter_key_s: float) -> Keyed:
-        """The rest of an entry whose first key interrupted a prompt."""
-        if first == "#":
-            return Keyed("", terminated=True)
-        if max_digits == 1:
-            return Keyed(first)
-        return await self._read_rest(first, max_digits - 1, inter_key_s)
-
-    async def _read(
-        self, first: str, prompt: str, n: int, response_s: float, digit_s: float
-    ) -> Keyed:
-        """One Read() for up to n keys, with separate first-key and inter-key timers (the
-        channel's TIMEOUT(response) and TIMEOUT(digit), set only when they change)."""
-        if "," in prompt or "|" in prompt:
-            raise ValueError("prompt id must not contain ',' or '|'")
-        await self._set_timeout("response", response_s)
-        await self._set_timeout("digit", digit_s)
-        await self._call.command("EXEC", "Read", f"{var.KEYS},{prompt},{n}")
-        return await self._judge_read(first, n)
-
-    async def _read_rest(self, first: str, n: int, inter_key_s: float) -> Keyed:
-        """The rest of an entry after the key that interrupted a prompt: the next command must
-        be the Read() itself (keys typed while no command runs are lost), so its one timer
-        (Read's timeout argument: the inter-key wait for every key) replaces the SET VARIABLEs.
-        """
-        timeout = _seconds(inter_key_s)
-        await self._call.command("EXEC", "Read", f"{var.KEYS},,{n},,1,{timeout}")
-        return await self._judge_read(first, n)
-
-    async def _judge_read(self, first: str, n: int) -> Keyed:
+    async def _judge_read(self, n: int) -> Keyed:
         """Read()'s value and status, judged together."""
         value = (await self._call.command("GET VARIABLE", var.KEYS)).data or ""
         status = (await self._call.command("GET VARIABLE", var.READ_STATUS)).data or ""
-        digits = first + value
         if status == "TIMEOUT":
-            return Keyed(digits, timed_out=True)
+            return Keyed(value, timed_out=True)
         if status == "OK":
-            return Keyed(digits, terminated=len(value) < n)
+            return Keyed(value, terminated=len(value) < n)
         if status == "HANGUP":
             raise CallerHangup("Read() saw the hang-up")
         raise AGIError(f"Read() ended with status {status or 'unset'}")

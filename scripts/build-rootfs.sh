@@ -5,7 +5,9 @@
 set -euo pipefail
 CACHE=${IVR_CACHE_DIR:-$HOME/.cache/ivr}
 ROOT=$CACHE/rootfs
-PKGS=asterisk,asterisk-core-sounds-en-gsm,open-jtalk,open-jtalk-mecab-naist-jdic,hts-voice-nitech-jp-atr503-m001,sox
+# python3 and the store's libraries: only for benchmarks/classic (the one-process-per-call
+# AGI deployment the capacity benchmark compares against); the service never runs them.
+PKGS=asterisk,asterisk-core-sounds-en-gsm,open-jtalk,open-jtalk-mecab-naist-jdic,hts-voice-nitech-jp-atr503-m001,sox,python3,python3-redis,python3-argon2,python3-sqlalchemy
 STAMP="$ROOT/.ivr-rootfs"
 WANT="packages=$PKGS"
 

@@ -46,25 +46,16 @@ class ScriptedCall:
 
 
 def read_steps(
-    prompt: str,
-    n: int,
-    value: str | None,
-    status: str,
-    *,
-    response: str | None,
-    digit=None,
-    timeout: str | None = None,
+    prompt: str, n: int, value: str | None, status: str, *, response: str | None, digit=None
 ) -> list[Step]:
-    """A Read(); with timeout, the rest of an entry after a barge-in: Read's own timer, and
-    no SET VARIABLE between the interrupted prompt and the Read."""
+    """One entry: the timers only when they change, then one Read() with every prompt file."""
     steps: list[Step] = []
     if response is not None:
         steps.append((f'SET VARIABLE "TIMEOUT(response)" "{response}"', OK))
     if digit is not None:
         steps.append((f'SET VARIABLE "TIMEOUT(digit)" "{digit}"', OK))
-    read = f"IVRKEYS,{prompt},{n}" + (f",,1,{timeout}" if timeout is not None else "")
     steps += [
-        (f'EXEC "Read" "{read}"', Reply(200, "0")),
+        (f'EXEC "Read" "IVRKEYS,{prompt},{n}"', Reply(200, "0")),
         ('GET VARIABLE "IVRKEYS"', var(value)),
         ('GET VARIABLE "READSTATUS"', var(status)),
     ]
@@ -83,69 +74,52 @@ def test_agi_channel_matches_the_port_signatures() -> None:
         assert inspect.iscoroutinefunction(getattr(AgiChannel, name)), name
 
 
-async def test_no_barge_in_reads_with_last_prompt_and_first_key_timer() -> None:
+async def test_one_read_plays_every_prompt_joined_with_ampersands() -> None:
+    """No STREAM FILE before the Read: a key during any prompt is taken by the same command."""
     call = ScriptedCall(
-        [
-            (f'STREAM FILE "tpw/welcome" {ESC}', Reply(200, "0", endpos=8000)),
-            *read_steps("tpw/ask_password", 8, "12345678", "OK", response="10", digit="5"),
-        ]
+        read_steps("tpw/welcome&tpw/ask_password", 8, "12345678", "OK", response="10", digit="5")
     )
     got = await collect(AgiChannel(call), [Sound("tpw/welcome"), Sound("tpw/ask_password")])
     assert got == Keyed("12345678")
     call.done()
 
 
-async def test_key_interrupting_a_prompt_is_the_first_digit() -> None:
-    call = ScriptedCall(
-        [
-            (f'STREAM FILE "tpw/welcome" {ESC}', key("4")),
-            *read_steps("", 7, "321", "TIMEOUT", response=None, timeout="2.5"),
-        ]
-    )
-    chan = AgiChannel(call)
-    prompts = [Sound("tpw/welcome"), Sound("tpw/more"), Sound("tpw/ask")]
-    got = await collect(chan, prompts, inter=2.5)
+async def test_digits_are_read_back_as_digit_files_inside_the_read() -> None:
+    steps = read_steps(
+        "digits/0&digits/6&digits/1&digits/2&tpw/intro&tpw/ask", 8, "4321", "TIMEOUT",
+        response="10", digit="2.5",
+    )  # fmt: skip
+    call = ScriptedCall(steps)
+    prompts = [Digits("0612"), Sound("tpw/intro"), Sound("tpw/ask")]
+    got = await collect(AgiChannel(call), prompts, inter=2.5)
     assert got == Keyed("4321", timed_out=True)
     call.done()
 
 
-async def test_hash_interrupting_a_prompt_terminates_empty() -> None:
-    call = ScriptedCall([(f'STREAM FILE "tpw/welcome" {ESC}', key("#"))])
-    got = await collect(AgiChannel(call), [Sound("tpw/welcome"), Sound("tpw/ask")])
-    assert got == Keyed("", terminated=True)
-    call.done()
-
-
-async def test_single_digit_menu_key_needs_no_read() -> None:
-    call = ScriptedCall([(f'STREAM FILE "tpw/menu" {ESC}', key("2"))])
-    got = await collect(AgiChannel(call), [Sound("tpw/menu"), Sound("tpw/menu_end")], 1)
-    assert got == Keyed("2")
-    call.done()
-
-
-async def test_digits_as_last_item_said_first_then_read_without_prompt() -> None:
+async def test_star_inside_value_is_a_key_and_hash_alone_terminates() -> None:
     call = ScriptedCall(
         [
-            (f'SAY DIGITS "0612" {ESC}', Reply(200, "0")),
-            *read_steps("", 1, "1", "OK", response="10", digit="5"),
+            *read_steps("tpw/number_is&digits/0", 4, "*1*", "OK", response="10", digit="5"),
+            *read_steps("tpw/ask", 8, "", "OK", response=None),
         ]
     )
-    got = await collect(AgiChannel(call), [Digits("0612")], 1)
-    assert got == Keyed("1")
+    chan = AgiChannel(call)
+    assert await collect(chan, [Sound("tpw/number_is"), Digits("0")], 4) == Keyed(
+        "*1*", terminated=True
+    )
+    assert await collect(chan, [Sound("tpw/ask")]) == Keyed("", terminated=True)
     call.done()
 
 
-async def test_star_key_interrupting_say_digits_and_star_inside_value() -> None:
-    call = ScriptedCall(
-        [
-            (f'STREAM FILE "tpw/number_is" {ESC}', Reply(200, "0")),
-            (f'SAY DIGITS "0612" {ESC}', key("*")),
-            *read_steps("", 3, "1*", "OK", response=None, timeout="5"),
-        ]
-    )
-    got = await collect(AgiChannel(call), [Sound("tpw/number_is"), Digits("0612")], 4)
-    assert got == Keyed("*1*", terminated=True)
-    call.done()
+@pytest.mark.parametrize(
+    "prompts",
+    [[Sound("tpw/a,b")], [Sound("tpw/a&b")], [Sound("tpw/a|b")], [Digits("06*1")]],
+)
+async def test_prompt_that_would_break_the_read_argument_is_refused(prompts) -> None:
+    call = ScriptedCall([])
+    with pytest.raises(ValueError):
+        await collect(AgiChannel(call), prompts)
+    assert call.sent == []
 
 
 @pytest.mark.parametrize(
@@ -179,29 +153,24 @@ async def test_timeouts_sent_only_when_they_change() -> None:
         [
             *read_steps("tpw/a", 8, "1", "OK", response="10", digit="5"),
             *read_steps("tpw/b", 8, "2", "OK", response=None, digit=None),
-            (f'STREAM FILE "tpw/c" {ESC}', key("9")),
-            *read_steps("", 7, "", "TIMEOUT", response=None, timeout="5"),  # after a barge-in
-            *read_steps("tpw/d", 8, "", "TIMEOUT", response=None, digit=None),
+            *read_steps("tpw/c", 8, "", "TIMEOUT", response=None, digit="2"),
+            *read_steps("tpw/d", 8, "", "TIMEOUT", response="3", digit=None),
         ]
     )
     chan = AgiChannel(call)
     assert await collect(chan, [Sound("tpw/a")]) == Keyed("1", terminated=True)
     assert await collect(chan, [Sound("tpw/b")]) == Keyed("2", terminated=True)
-    assert await collect(chan, [Sound("tpw/c"), Sound("x")]) == Keyed("9", timed_out=True)
-    assert await collect(chan, [Sound("tpw/d")]) == Keyed("", timed_out=True)
+    assert await collect(chan, [Sound("tpw/c")], inter=2.0) == Keyed("", timed_out=True)
+    assert await collect(chan, [Sound("tpw/d")], first=3, inter=2.0) == Keyed("", timed_out=True)
     call.done()
 
 
-async def test_hangup_during_prompt_propagates_and_stops() -> None:
-    call = ScriptedCall([(f'STREAM FILE "tpw/a" {ESC}', HangupError("gone"))])
+async def test_hangup_during_the_read_propagates_and_stops() -> None:
+    call = ScriptedCall([*read_steps("tpw/a&tpw/b", 8, "", "OK", response="10", digit="5")[:3]])
+    call.script[2] = (call.script[2][0], HangupError("gone"))
     with pytest.raises(CallerHangup):
         await collect(AgiChannel(call), [Sound("tpw/a"), Sound("tpw/b")])
     call.done()
-
-
-async def test_prompt_id_with_comma_refused() -> None:
-    with pytest.raises(ValueError):
-        await collect(AgiChannel(ScriptedCall([])), [Sound("a,b")])
 
 
 async def test_play_has_no_barge_in() -> None:

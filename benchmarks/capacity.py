@@ -1,0 +1,178 @@
+"""Capacity side by side, one run on one machine: (a) this service, (b) Asterisk alone (the
+floor), (c) the classic deployment (one pyst2 process per call).
+
+Each configuration gets its own stack (fresh state dir, free ports) and bursts of
+``--burst-s`` seconds of arrivals at rising rates, the full unit-1 dial-in from SIPp with RFC
+4733 keys (ivr.app.load). A rate passes when every call set its password (for (a) and (c) also
+verified through the store). The sweep of a configuration stops at its first failing rate.
+(a) runs with no call cap (IVR_MAX_CALLS=0) so that its own limit shows; the event-loop-lag
+guard stays on, as shipped. Prints one table, in Markdown, for docs/benchmarks.md.
+
+    .venv/bin/python -m benchmarks.capacity --rates 10,15,20,25,30,40,50,60
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import floor
+from ivr.app import stack
+from ivr.app.load import DEFAULT_DID, LoadResult, measure, report
+from ivr.app.secret_files import write_private
+from ivr.app.settings import Settings
+
+CLASSIC_DID = "0699990002"
+NAMES = {"a": "(a) service", "b": "(b) Asterisk alone", "c": "(c) pyst2 per call"}
+
+
+def _free_port() -> int:
+    """A port free for TCP and UDP now (SIP is UDP, the rest TCP)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            with contextlib.suppress(OSError):
+                u.bind(("127.0.0.1", port))
+                return port
+
+
+def _env(state_dir: Path) -> dict[str, str]:
+    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
+    env = {f"IVR_{n}_PORT": str(_free_port()) for n in names}
+    env |= {"IVR_STATE_DIR": str(state_dir), "IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0"}
+    return env
+
+
+@contextlib.contextmanager
+def running_stack(config: str) -> Iterator[Settings]:
+    """A stack of its own for one configuration, stopped (by pid) and removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix="ivr-capacity-"))
+    saved = dict(os.environ)
+    os.environ.update(_env(work / "state"))  # the stack's children read the same environment
+    os.environ.pop("IVR_REDIS_URL", None)
+    os.environ.pop("IVR_DATABASE_URL", None)
+    settings = Settings.from_env()
+    try:
+        local = floor.dialplan()
+        if config == "c":
+            from benchmarks.classic import install  # noqa: PLC0415 (only (c) needs it)
+
+            install.install(settings)
+            local += install.dialplan(CLASSIC_DID)
+        etc = settings.state_dir / "asterisk" / "etc"
+        etc.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(etc / "extensions_local.conf", local)
+        stack.up(settings)
+        yield settings
+    finally:
+        stack.down(settings)
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class Row:
+    config: str
+    rate: float
+    result: LoadResult
+
+    def cells(self) -> list[str]:
+        r = self.result
+        cpu = r.cpu_ms_per_call()
+        n_set = r.outcomes.get("set", 0)
+        lengths = sorted(c.end - c.start for c in r.run.calls.values() if c.end and c.start)
+        p95 = lengths[round(0.95 * (len(lengths) - 1))] if lengths else float("nan")
+        return [
+            NAMES[self.config],
+            f"{self.rate:g}/s",
+            str(r.calls),
+            f"{n_set}/{r.calls}" + (" ✓" if r.all_set else ""),
+            str(r.run.peak_concurrent()),
+            f"{p95:.1f} s",
+            *(f"{cpu.get(k, 0.0):.1f}" for k in ("asterisk", "agi", "redis", "sipp")),
+        ]
+
+
+HEADER = [
+    "config", "rate", "calls", "set", "peak at once", "call p95",
+    "Asterisk ms/call", "FastAGI ms/call", "Redis ms/call", "SIPp ms/call",
+]  # fmt: skip
+
+
+def sweep(config: str, rates: list[float], burst_s: float) -> list[Row]:
+    did = {"a": DEFAULT_DID, "b": floor.DID, "c": CLASSIC_DID}[config]
+    rows: list[Row] = []
+    with running_stack(config) as settings:
+        for rate in rates:
+            calls = max(1, round(rate * burst_s))
+            result = measure(settings, calls=calls, rate=rate, did=did, verify=config != "b")
+            print(f"# {NAMES[config]} at {rate:g}/s", *report(result), sep="\n", file=sys.stderr)
+            rows.append(Row(config, rate, result))
+            if not result.all_set:
+                break
+            time.sleep(2)  # let the last calls' hang-up work finish before the next burst
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r.cells()) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def summary(rows: list[Row]) -> list[str]:
+    """Highest all-success rate per configuration, (a)/(b), and CPU per call compared at the
+    highest rate every configuration passed (CPU per call grows with load)."""
+    passed: dict[str, dict[float, Row]] = {}
+    for r in rows:
+        if r.result.all_set:
+            passed.setdefault(r.config, {})[r.rate] = r
+    out = [f"{NAMES[c]}: highest all-success rate {max(p):g}/s" for c, p in passed.items()]
+    if "a" in passed and "b" in passed:
+        out.append(f"(a)/(b) = {max(passed['a']) / max(passed['b']):.0%}")
+    common = set.intersection(*(set(p) for p in passed.values())) if passed else set()
+    if {"a", "b", "c"} <= set(passed) and common:
+        rate = max(common)
+        cpu = {c: passed[c][rate].result.cpu_ms_per_call() for c in "abc"}
+        # (c)'s server runs as Asterisk's children: its Asterisk figure minus the floor's.
+        c_server = cpu["c"].get("asterisk", 0.0) - cpu["b"].get("asterisk", 0.0)
+        a_server = cpu["a"].get("agi", 0.0)
+        out.append(
+            f"at {rate:g}/s: server CPU per call (c) {c_server:.1f} ms (Asterisk with its"
+            f" children − the floor's Asterisk), (a) {a_server:.1f} ms (FastAGI process):"
+            f" (c)/(a) = {c_server / max(a_server, 1e-9):.1f}"
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--configs", default="b,a,c", help="which of a,b,c, in order (default b,a,c)")
+    p.add_argument("--rates", default="10,15,20,25,30,40,50,60", help="calls per second")
+    p.add_argument("--burst-s", type=float, default=20.0, help="seconds of arrivals per rate")
+    args = p.parse_args(argv)
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    if not configs or any(c not in NAMES for c in configs):
+        raise SystemExit("benchmarks.capacity: --configs takes a, b and c")
+    rates = sorted(float(r) for r in args.rates.split(","))
+    rows = [row for c in configs for row in sweep(c, rates, args.burst_s)]
+    print(f"nproc {os.cpu_count()}, bursts of {args.burst_s:g} s of arrivals")
+    print(table(rows))
+    print("\n".join(summary(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
