@@ -5,8 +5,9 @@ Each configuration gets its own stack (fresh state dir, free ports) and bursts o
 ``--burst-s`` seconds of arrivals at rising rates, the full unit-1 dial-in from SIPp with RFC
 4733 keys (ivr.app.load). A rate passes when every call set its password (for (a) and (c) also
 verified through the store). The sweep of a configuration stops at its first failing rate.
-(a) runs with no call cap (IVR_MAX_CALLS=0) so that its own limit shows; the event-loop-lag
-guard stays on, as shipped. Prints one table, in Markdown, for docs/benchmarks.md.
+(a) runs with no call caps (IVR_MAX_CALLS=0, IVR_MAX_CALLS_PER_S=0) so that its own limit
+shows (the defaults of both are derived from this); the event-loop-lag guard stays on, as
+shipped. Prints one table, in Markdown, for docs/benchmarks.md.
 
     .venv/bin/python -m benchmarks.capacity --rates 10,15,20,25,30,40,50,60
 """
@@ -51,6 +52,7 @@ def _env(state_dir: Path) -> dict[str, str]:
     names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
     env = {f"IVR_{n}_PORT": str(_free_port()) for n in names}
     env |= {"IVR_STATE_DIR": str(state_dir), "IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0"}
+    env["IVR_MAX_CALLS_PER_S"] = "0"
     return env
 
 

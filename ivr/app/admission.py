@@ -1,9 +1,12 @@
 """Whether the server can take one more call on time, and which calls it has already seen.
 
-A call admitted beyond capacity would hear its prompts late and lose keys (issue 11's
-measurements): refusing it before the answer costs the caller nothing. Two signals: calls in
-the flow now (IVR_MAX_CALLS) and how late the event loop runs its timers (a busy loop is
-exactly the wait between AGI commands during which Asterisk drops keys).
+A call admitted beyond capacity would hear its prompts late and lose keys, or wait long for
+its completion prompt (docs/benchmarks.md): refusing it before the answer costs the caller
+nothing. Three signals: calls in the flow now (IVR_MAX_CALLS), new calls admitted per second
+(IVR_MAX_CALLS_PER_S: each call's CPU, the password derivation above all, comes within its
+first 20 seconds, so the arrival rate is what saturates a machine), and how late the event
+loop runs its timers (a busy loop is exactly the wait between AGI commands during which
+Asterisk drops keys).
 """
 
 from __future__ import annotations
@@ -11,21 +14,44 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 
 class Admission:
-    """The flow's CapacityGuard: calls in progress and the event loop's lag."""
+    """The flow's CapacityGuard: calls in progress, new calls per second, the loop's lag."""
 
-    def __init__(self, max_calls: int, *, max_lag_s: float = 0.25, tick_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        max_calls: int,
+        *,
+        max_rate: float = 0.0,
+        max_lag_s: float = 0.25,
+        tick_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_calls = max_calls  # 0: no cap on calls
+        self.max_rate = max_rate  # new calls per second, a one-second bucket; 0: no cap
         self.max_lag_s = max_lag_s
         self.tick_s = tick_s
         self.in_progress = 0
         self.lag_s = 0.0  # how late the last tick ran
+        self._clock = clock
+        self._tokens = max_rate
+        self._refilled = clock()
 
     def admit(self) -> bool:
+        """One more call now? Counts it against the rate when it says yes."""
         within = self.max_calls == 0 or self.in_progress <= self.max_calls
-        return within and self.lag_s <= self.max_lag_s
+        if not within or self.lag_s > self.max_lag_s:
+            return False
+        if self.max_rate > 0:
+            now = self._clock()
+            elapsed, self._refilled = now - self._refilled, now
+            self._tokens = min(self.max_rate, self._tokens + elapsed * self.max_rate)
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+        return True
 
     async def watch_lag(self) -> None:
         """Measure, every tick, how late the loop woke us (runs until cancelled)."""

@@ -54,7 +54,7 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
     )
     redis = connect(settings.redis_url, password=settings.redis_password())
     directory = Directory.from_url(settings.database_url)
-    admission = Admission(settings.max_calls)
+    admission = Admission(settings.max_calls, max_rate=settings.max_calls_per_s)
     service = handlers.Service(
         directory=AsyncDirectory(directory),
         store=CredentialStore(

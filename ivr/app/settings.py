@@ -15,7 +15,7 @@ from ivr.flow.timing import Timing
 from store.limits import Limits
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -23,7 +23,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
         raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
 
@@ -94,6 +94,7 @@ class Settings:
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
     max_calls: int = 300  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
+    max_calls_per_s: float = 25.0  # IVR_MAX_CALLS_PER_S: new calls admitted a second (0: no cap)
     early_media: bool = True  # IVR_EARLY_MEDIA: refusals play their text before the 4xx/5xx
     metrics_host: str = "127.0.0.1"  # IVR_METRICS_HOST
     metrics_port: int = 9464  # IVR_METRICS_PORT (0: any free port)
@@ -159,6 +160,9 @@ class Settings:
             agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
             redis_password_file=_path(env, "IVR_REDIS_PASSWORD_FILE"),
             max_calls=_int(env, "IVR_MAX_CALLS", cls.max_calls),
+            max_calls_per_s=_float(
+                env, "IVR_MAX_CALLS_PER_S", cls.max_calls_per_s, allow_zero=True
+            ),
             early_media=_flag(env, "IVR_EARLY_MEDIA", cls.early_media),
             metrics_host=env.get("IVR_METRICS_HOST") or cls.metrics_host,
             metrics_port=_port(env, "IVR_METRICS_PORT", cls.metrics_port, allow_zero=True),

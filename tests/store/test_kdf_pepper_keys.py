@@ -46,6 +46,27 @@ def test_argon2id_is_the_pepper_keyed_password_through_argon2id() -> None:
     assert derive(PW, salt, PEPPER, FAST_KDF) == expected
 
 
+async def test_derivations_run_in_their_own_lower_priority_threads(monkeypatch) -> None:
+    """Not the default pool (directory look-ups) and below the event loop's priority."""
+    seen: list[tuple[str, int]] = []
+
+    def spy(*args):
+        seen.append(
+            (
+                threading.current_thread().name,
+                os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+            )
+        )
+        return b"v"
+
+    monkeypatch.setattr(kdf, "derive", spy)
+    assert await kdf.derive_async(PW, new_salt(), PEPPER, FAST_KDF) == b"v"
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    (name, nice) = seen[0]
+    assert name.startswith("kdf")
+    assert nice == min(19, own + kdf.KDF_NICE)
+
+
 def test_kdf_params_round_trip_and_validation() -> None:
     for params in (Argon2idParams(memory_kib=47104, time_cost=1), ScryptParams(n=2**15, p=2)):
         assert kdf.from_json(kdf.to_json(params)) == params
