@@ -1,0 +1,1 @@
+"""Capacity benchmark (c): the dial-in as one pyst2 AGI process per call (issue 11)."""

@@ -1,0 +1,71 @@
+"""Capacity benchmark (c) end to end: load calls to the classic DID, one pyst2 process each.
+
+The stack is the real one with benchmarks.classic installed before `stack up`; the calls are
+`ivrctl load`'s (SIPp, callers of the reserved test range, unit 1 and one password twice),
+and each must end `set` in the call log, written by the script itself, with a password the
+web site's check accepts. Neither the password nor its digits may appear in any log.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from benchmarks.classic.install import DID, install
+from ivr.app import testrange
+from ivr.app.load import read_log, schedule
+from ivr.app.settings import Settings
+from loadgen.runner import run_load
+from tests.e2e.conftest import E2E_ENV
+from tests.stackutil import Stack
+
+pytestmark = pytest.mark.e2e
+CALLS = 5
+
+
+@pytest.fixture(scope="module")
+def classic(tmp_path_factory):
+    stack = Stack.new(tmp_path_factory.mktemp("classic"), **E2E_ENV)
+    install(Settings.from_env(stack.env))
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+
+
+def _ends(settings: Settings, offset: int, callers: list[str], timeout_s: float = 15.0):
+    """call.end lines of these callers, waiting for the last ones to be written."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ends = read_log(settings.calls_log, offset, set(callers))
+        if len(ends) == len(callers) or time.monotonic() > deadline:
+            return ends
+        time.sleep(0.1)  # polling a file the scripts append to
+
+
+def test_classic_calls_set_passwords_that_verify(classic, tmp_path):
+    settings = Settings.from_env(classic.env)
+    callers = testrange.test_numbers(CALLS)
+    password = "".join(secrets.choice("0123456789") for _ in range(8))
+    testrange.import_numbers(settings, callers)
+    log = settings.calls_log
+    offset = log.stat().st_size if log.exists() else 0
+    run = run_load(
+        callers=callers, rate=5, did=DID, sip_host=settings.sip_host, sip_port=settings.sip_port,
+        schedule=schedule(password), workdir=tmp_path / "sipp", call_timeout_s=60,
+    )  # fmt: skip
+    ends = _ends(settings, offset, callers)
+    assert {c: e.get("outcome") for c, e in ends.items()} == dict.fromkeys(callers, "set"), (
+        run.errors_tail
+    )
+    for caller, end in ends.items():
+        assert end["source"] == "classic" and end["answered"] is True
+        assert end["did"] == DID and end["unit"] == "line" and end["target"] == caller
+        assert end["step"] == "done" and end["strikes"] == 0
+    verified = testrange.verify_all(settings, dict.fromkeys(callers, password))
+    assert verified == dict.fromkeys(callers, "ok")
+    for name in ("calls.jsonl", "asterisk.out"):
+        assert password not in (settings.log_dir / name).read_text(errors="replace"), name
