@@ -11,6 +11,9 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import E2E_ENV
+from tests.stackutil import Stack
+
 pytestmark = pytest.mark.e2e
 
 
@@ -41,3 +44,26 @@ def test_load_bad_target_is_one_line(stack):
     proc = stack.ivrctl("load", "--calls", "1", "--rate", "1", "--target", "nohost", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "ivrctl: --target must be HOST:PORT, not 'nohost'"
+
+
+def test_over_the_rate_cap_callers_are_refused_before_answer_and_no_answered_call_fails(
+    tmp_path,
+):
+    """16 calls at 8/s against IVR_MAX_CALLS_PER_S=2: the calls over the rate hear why and
+    get 503 before any answer (never charged); every answered call sets a password."""
+    s = Stack.new(tmp_path / "state", **E2E_ENV, IVR_MAX_CALLS_PER_S="2")
+    try:
+        s.up()
+        proc = s.ivrctl("load", "--calls", "16", "--rate", "8", check=False, timeout=240)
+    finally:
+        s.down()
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr  # not every call set: some were refused
+    m = re.search(r"^  admitted     (\d+) answered, 0 of them without a password set$", out, re.M)
+    assert m, out
+    answered = int(m.group(1))
+    assert 4 <= answered <= 8, out  # a bucket of 2, then 2 a second over 2 s of arrivals
+    assert re.search(rf"^  set          {answered}/16   verified {answered}/16$", out, re.M), out
+    assert f"SIP 503: {16 - answered}" in out
+    assert f"rejected_capacity {16 - answered}" in out
+    assert "result: FAIL (every answered call set its password; the rest were refused)" in out
