@@ -17,12 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from loadgen import sipmsg
+
 REFUSAL_STATUSES = (403, 433, 486, 503)
+# μ-law audio and RFC 4733 keys, as a fibre-phone adaptor offers them.
+_MEDIA = """m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16"""
 MARK = "IVRLOAD"
-
-
-def _cdata(text: str) -> str:
-    return "<![CDATA[\n" + text.replace("]]>", "]]]]><![CDATA[>") + "\n]]>"
 
 
 def _log(what: str) -> str:
@@ -39,54 +42,17 @@ def load_scenario(
     call_timeout_s: float = 120.0,
 ) -> str:
     """The UAC scenario: INVITE from ``[field0]``, keys after the ACK, wait for the BYE."""
-    invite = f"""INVITE sip:{did}@{sip_host}:{sip_port} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "[field0]" <sip:[field0]@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:{did}@{sip_host}:{sip_port}>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:[field0]@[local_ip]:[local_port]>
-Max-Forwards: 70
-User-Agent: ivrctl-load
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-a=ptime:20
-a=sendrecv
-"""
-    ack = """ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:[field0]@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-"""
-    ok_bye = """SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[field0]@[local_ip]:[local_port]>
-Content-Length: 0
-"""
+    invite = sipmsg.invite(
+        did, sip_host, sip_port,
+        headers='From: "[field0]" <sip:[field0]@[local_ip]>;tag=[pid]SIPpTag00[call_number]',
+        contact="[field0]", agent="ivrctl-load", media=_MEDIA,
+    )  # fmt: skip
+    ack = sipmsg.in_dialog("ACK", 1, "[field0]")
+    ok_bye = sipmsg.ok_to_bye("[field0]")
     # Elements that are SIP messages, in order: [branch-N] counts back over these.
     elements: list[str] = [
         f"<nop><action>{_log('START')}</action></nop>",
-        f'<send retrans="500">{_cdata(invite)}</send>',
+        f'<send retrans="500">{sipmsg.cdata(invite)}</send>',
         '<recv response="100" optional="true"/>',
         '<recv response="180" optional="true"/>',
         '<recv response="183" optional="true"/>',
@@ -97,18 +63,18 @@ Content-Length: 0
     ]
     elements += [
         f'<recv response="200" rrs="true" timeout="{int(answer_timeout_s * 1000)}"/>',
-        f"<send>{_cdata(ack)}</send>",
+        f"<send>{sipmsg.cdata(ack)}</send>",
         f"<nop><action>{_log('ANSWERED')}<exec play_pcap_audio={quoteattr(str(pcap))}/>"
         "</action></nop>",
         f'<recv request="BYE" timeout="{int(call_timeout_s * 1000)}"/>',
-        f"<send>{_cdata(ok_bye)}</send>",
+        f"<send>{sipmsg.cdata(ok_bye)}</send>",
         f'<nop next="done"><action>{_log("END")}</action></nop>',
     ]
     invite_index = 1
     for code in REFUSAL_STATUSES:
         elements.append(f'<label id="refused{code}"/>')
         back = _message_count(elements) - invite_index
-        elements.append(f"<send>{_cdata(_refusal_ack(did, back))}</send>")
+        elements.append(f"<send>{sipmsg.cdata(sipmsg.refusal_ack(did, back))}</send>")
         elements.append(f'<nop next="done"><action>{_log(f"REFUSED {code}")}</action></nop>')
     elements.append('<label id="done"/>')
     body = "\n  ".join(elements)
@@ -123,19 +89,6 @@ Content-Length: 0
 def _message_count(elements: Sequence[str]) -> int:
     """How many scenario messages (every element but labels) precede the next one."""
     return sum(1 for e in elements if not e.startswith("<label"))
-
-
-def _refusal_ack(did: str, back: int) -> str:
-    """The ACK of a non-2xx final response: same branch as the INVITE (RFC 3261 17.1.1.3)."""
-    return f"""ACK sip:{did}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-{back}]
-[last_From:]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-"""
 
 
 def callers_csv(callers: Sequence[str]) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from loadgen import sipmsg
 from loadgen.inband import CODECS, write_inband_pcap
 from loadgen.rtp_pcap import KeyPress, write_keys_pcap
 
@@ -194,7 +195,7 @@ Content-Type: {ctype}
 Content-Length: [len]
 
 {body.format(key=press.key)}"""
-        steps.append(f'<send retrans="500">{_cdata(info)}</send>')
+        steps.append(f'<send retrans="500">{sipmsg.cdata(info)}</send>')
         steps.append('<recv response="200" timeout="5000"/>')
     return "\n  ".join(steps)
 
@@ -210,10 +211,6 @@ def _sdp_media(spec: CallSpec) -> str:
     return f"m=audio [media_port] RTP/AVP {codec_pt} {pt}\n" + "\n".join(lines)
 
 
-def _cdata(text: str) -> str:
-    return "<![CDATA[\n" + text.replace("]]>", "]]]]><![CDATA[>") + "\n]]>"
-
-
 def uac_scenario(spec: CallSpec, sip_host: str, sip_port: int, pcap_path: Path) -> str:
     """The SIPp XML for ``spec``."""
     did = spec.did
@@ -225,60 +222,15 @@ def uac_scenario(spec: CallSpec, sip_host: str, sip_port: int, pcap_path: Path) 
         headers.append(f"P-Asserted-Identity: <sip:{spec.pai}@{LOCAL_IP}>")
     if spec.privacy:
         headers.append(f"Privacy: {spec.privacy}")
-    extra = "\n".join(headers)
-    invite = f"""INVITE sip:{did}@{sip_host}:{sip_port} SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-{extra}
-To: <sip:{did}@{sip_host}:{sip_port}>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:{spec.caller_from}@[local_ip]:[local_port]>
-Max-Forwards: 70
-User-Agent: ivr-e2e-sipp
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-{_sdp_media(spec)}
-a=ptime:20
-a=sendrecv
-"""
-    ack = """ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-"""
-    ok_bye = """SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:caller@[local_ip]:[local_port]>
-Content-Length: 0
-"""
-    bye_cseq = len(spec.schedule) + 2 if spec.keys_as in INFO_TYPES else 2
-    bye = f"""BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: {bye_cseq} BYE
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-"""
+    invite = sipmsg.invite(
+        did, sip_host, sip_port, headers="\n".join(headers), contact=spec.caller_from,
+        agent="ivr-e2e-sipp", media=_sdp_media(spec),
+    )  # fmt: skip
+    ack = sipmsg.in_dialog("ACK", 1, "caller")
+    ok_bye = sipmsg.ok_to_bye("caller")
+    bye = sipmsg.in_dialog(
+        "BYE", len(spec.schedule) + 2 if spec.keys_as in INFO_TYPES else 2, "caller"
+    )
     answer_ms = int(spec.answer_timeout_s * 1000)
     if spec.hangup_after_s is not None:
         wait = (
@@ -294,19 +246,19 @@ Content-Length: 0
     return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="{escape(did)} keys">
-  <send retrans="500">{_cdata(invite)}</send>
+  <send retrans="500">{sipmsg.cdata(invite)}</send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true" timeout="{answer_ms}"/>
-  <send>{_cdata(ack)}</send>
+  <send>{sipmsg.cdata(ack)}</send>
   <nop><action><exec play_pcap_audio={play}/></action></nop>
   {info}
   {wait}
-  <send>{_cdata(ok_bye)}</send>
+  <send>{sipmsg.cdata(ok_bye)}</send>
   <nop next="done"><action><log message="{_SERVICE_BYE_MARK}"/></action></nop>
   <label id="caller_hangup"/>
-  <send retrans="500">{_cdata(bye)}</send>
+  <send retrans="500">{sipmsg.cdata(bye)}</send>
   <recv response="200" timeout="5000"/>
   <nop><action><log message="{_CALLER_BYE_MARK}"/></action></nop>
   <label id="done"/>
@@ -317,24 +269,16 @@ Content-Length: 0
 def _refusal_scenario(spec: CallSpec, invite: str, answer_ms: int) -> str:
     """Never answered: 183 with the refusal as early media, then the final status, then the
     ACK of a non-2xx response (the INVITE's branch: four messages back)."""
-    ack = f"""ACK sip:{spec.did}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4]
-[last_From:]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-"""
+    ack = sipmsg.refusal_ack(spec.did, 4)
     final_ms = int(spec.timeout_s * 1000)
     return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="{escape(spec.did)} refused">
-  <send retrans="500">{_cdata(invite)}</send>
+  <send retrans="500">{sipmsg.cdata(invite)}</send>
   <recv response="100" optional="true"/>
   <recv response="183" timeout="{answer_ms}"/>
   <recv response="{spec.refused_with}" timeout="{final_ms}"/>
-  <send>{_cdata(ack)}</send>
+  <send>{sipmsg.cdata(ack)}</send>
 </scenario>
 """
 
