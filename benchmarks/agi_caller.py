@@ -22,7 +22,8 @@ from agi.wire import command_verb
 DID = "0664806430"
 # Commands whose reply waits for the caller (a prompt played, keys typed) in a real call.
 _PLAYBACK = frozenset({"STREAM FILE", "SAY DIGITS", "CONTROL STREAM FILE", "GET DATA"})
-_INSTANT = frozenset({"GET VARIABLE", "SET VARIABLE"})  # never the store's work
+# Never the store's work:
+_INSTANT = frozenset({"GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE"})
 _ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _DEAD = b"511 Command Not Permitted on a dead channel or intercept routine\n"
 
@@ -156,6 +157,9 @@ class Channel:
             value = self.vars.get(args[0])
             found = f"200 result=1 ({value})\n" if value is not None else "200 result=0\n"
             return found.encode(), 0.0
+        if verb == "GET FULL VARIABLE" and args:  # ${NAME} substituted, "" when unset
+            value = re.sub(r"\$\{(\w+)\}", lambda m: self.vars.get(m.group(1), ""), args[0])
+            return f"200 result=1 ({value})\n".encode(), 0.0
         if verb == "EXEC" and args and args[0].lower() == "read":
             return self._read(args[1] if len(args) > 1 else ""), self._paced()
         if verb in _PLAYBACK:

@@ -145,9 +145,10 @@ class AgiChannel:
             await self._call.command("SAY DIGITS", item.number, "")
 
     async def _judge_read(self, n: int) -> Keyed:
-        """Read()'s value and status, judged together."""
-        value = (await self._call.command("GET VARIABLE", var.KEYS)).data or ""
-        status = (await self._call.command("GET VARIABLE", var.READ_STATUS)).data or ""
+        """Read()'s value and status, judged together (fetched in one command)."""
+        both = f"${{{var.KEYS}}}|${{{var.READ_STATUS}}}"  # keys never hold '|'
+        reply = await self._call.command("GET FULL VARIABLE", both)
+        value, _, status = (reply.data or "").partition("|")
         if status == "TIMEOUT":
             return Keyed(value, timed_out=True)
         if status == "OK":

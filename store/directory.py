@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.orm import sessionmaker
 
 from store.db import make_engine
 from store.migrations import migrate
@@ -13,6 +13,10 @@ from store.models import SubscriberRow
 from store.types import Subscriber
 
 __all__ = ["AsyncDirectory", "Directory", "migrate"]
+
+_BY_NUMBER = select(
+    SubscriberRow.number, SubscriberRow.contract_number, SubscriberRow.region, SubscriberRow.active
+).where(SubscriberRow.number == bindparam("number"))
 
 
 class Directory:
@@ -35,22 +39,21 @@ class Directory:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _one(self, session: Session, number: str) -> SubscriberRow | None:
-        return session.get(SubscriberRow, number)
-
     def lookup(self, number: str) -> Subscriber | None:
-        """The entry of number, active or not, or None."""
-        with self._sessions() as session:
-            row = self._one(session, number)
-            return None if row is None else row.to_subscriber()
+        """The entry of number, active or not, or None.
+
+        A Core select on a pooled connection, not an ORM session: it runs on every call, and
+        the session's identity map and unit of work cost more CPU than the query."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_BY_NUMBER, {"number": number}).first()
+        return None if row is None else Subscriber(row[0], row[1], row[2], bool(row[3]))
 
     def find_in_contract(self, contract_number: str, number: str) -> Subscriber | None:
         """The active entry of number when it belongs to contract_number, else None."""
-        with self._sessions() as session:
-            row = self._one(session, number)
-            if row is None or row.contract_number != contract_number or not row.active:
-                return None
-            return row.to_subscriber()
+        found = self.lookup(number)
+        if found is None or found.contract_number != contract_number or not found.active:
+            return None
+        return found
 
     def numbers_of(self, contract_number: str) -> list[Subscriber]:
         """Every entry of the contract, active or not, in number order."""

@@ -211,8 +211,8 @@ class Call:
         self.set_timeout("response", self.cfg["first_key_s"])
         self.set_timeout("digit", self.cfg["inter_key_s"])
         self.cmd(self.agi.appexec, "Read", f"{KEYS},{'&'.join(files)},{max_digits}")
-        value = self.cmd(self.agi.get_variable, KEYS) or ""
-        status = self.cmd(self.agi.get_variable, READ_STATUS) or ""
+        both = self.cmd(self.agi.get_full_variable, f"${{{KEYS}}}|${{{READ_STATUS}}}") or ""
+        value, _, status = both.partition("|")
         if status == "TIMEOUT":
             keyed = Keyed(value, timed_out=True)
         elif status == "OK":

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
 from typing import Any
 
 import structlog
+import uvloop
 
 from agi.server import AgiServer, Registry
 from ivr import dialplan_variables as var
@@ -94,6 +96,9 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
         loop.add_signal_handler(sig, stop.set)
     reopen_on_sighup(loop, sink)
     lag = asyncio.create_task(admission.watch_lag())
+    # What start-up made lives as long as the process: out of the collector's way, so a
+    # full collection walks the calls' objects only (a pause there is a caller's lost key).
+    gc.freeze()
     try:
         await server.start()
         await http.start()
@@ -130,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     os.umask(0o077)  # logs and anything else this process creates: owner only
     try:
-        asyncio.run(serve(Settings.from_env(), stdout="--quiet" not in args))
+        # uvloop: the same asyncio API with a libuv loop, about a sixth less CPU per call
+        # (docs/benchmarks.md); every await, timeout and signal handler works unchanged.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(Settings.from_env(), stdout="--quiet" not in args))
     except (OSError, ValueError, StoreError) as exc:  # busy port, bad setting or secret file
         print(f"ivrctl serve: {exc}", file=sys.stderr)
         return 2

@@ -56,8 +56,7 @@ def read_steps(
         steps.append((f'SET VARIABLE "TIMEOUT(digit)" "{digit}"', OK))
     steps += [
         (f'EXEC "Read" "IVRKEYS,{prompt},{n}"', Reply(200, "0")),
-        ('GET VARIABLE "IVRKEYS"', var(value)),
-        ('GET VARIABLE "READSTATUS"', var(status)),
+        ('GET FULL VARIABLE "${IVRKEYS}|${READSTATUS}"', var(f"{value or ''}|{status}")),
     ]
     return steps
 

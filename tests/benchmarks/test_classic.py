@@ -97,7 +97,7 @@ OK, ZERO = "200 result=1", "200 result=0"
 
 
 def read(value: str, status: str = "OK") -> list[str]:
-    return [ZERO, f"200 result=1 ({value})", f"200 result=1 ({status})"]
+    return [ZERO, f"200 result=1 ({value}|{status})"]
 
 
 def test_a_unit_1_call_sends_the_services_commands(script):
@@ -113,17 +113,14 @@ def test_a_unit_1_call_sends_the_services_commands(script):
         'SET VARIABLE "TIMEOUT(response)" "10"',
         'SET VARIABLE "TIMEOUT(digit)" "5"',
         'EXEC Read "IVRKEYS,tpw/unit_menu,1"',
-        'GET VARIABLE "IVRKEYS"',
-        'GET VARIABLE "READSTATUS"',
+        'GET FULL VARIABLE "${IVRKEYS}|${READSTATUS}"',
         'SET VARIABLE "IVR_STEP" "password"',
         "WAIT FOR DIGIT 400",  # the menu ended at its one digit: keys after it are flushed
         f'EXEC Read "IVRKEYS,{digits}&tpw/password_intro&tpw/ask_password,8"',
-        'GET VARIABLE "IVRKEYS"',
-        'GET VARIABLE "READSTATUS"',
+        'GET FULL VARIABLE "${IVRKEYS}|${READSTATUS}"',
         "WAIT FOR DIGIT 400",
         'EXEC Read "IVRKEYS,tpw/ask_confirm,8"',
-        'GET VARIABLE "IVRKEYS"',
-        'GET VARIABLE "READSTATUS"',
+        'GET FULL VARIABLE "${IVRKEYS}|${READSTATUS}"',
         'SET VARIABLE "IVR_STEP" "commit"',
         f'SAY DIGITS "{CALLER}" ""',
         'STREAM FILE tpw/done "" 0',
