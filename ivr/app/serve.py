@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import resource
 import signal
 import sys
 from typing import Any
@@ -130,10 +131,20 @@ def _log_loop_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -
     )
 
 
+def _open_files_up_to_the_hard_limit() -> None:
+    """Each call holds a socket or two: the soft limit (often 1,024) would refuse calls long
+    before IVR_AGI_MAX_CALLS does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     """`--quiet`: the call log goes to its file only (the stack's own runs: no second copy)."""
     args = sys.argv[1:] if argv is None else argv
     os.umask(0o077)  # logs and anything else this process creates: owner only
+    _open_files_up_to_the_hard_limit()
     try:
         # uvloop: the same asyncio API with a libuv loop, about a sixth less CPU per call
         # (docs/benchmarks.md); every await, timeout and signal handler works unchanged.

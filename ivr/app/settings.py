@@ -90,10 +90,10 @@ class Settings:
     database_url: str
     agi_command_s: float = 120.0  # bound on one AGI command's reply (IVR_AGI_COMMAND_S)
     agi_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # IVR_AGI_ALLOW (comma-separated)
-    agi_max_calls: int = 600  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
+    agi_max_calls: int = 1200  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
-    max_calls: int = 300  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
+    max_calls: int = 600  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
     max_calls_per_s: float = 25.0  # IVR_MAX_CALLS_PER_S: new calls admitted a second (0: no cap)
     early_media: bool = True  # IVR_EARLY_MEDIA: refusals play their text before the 4xx/5xx
     metrics_host: str = "127.0.0.1"  # IVR_METRICS_HOST
