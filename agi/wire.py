@@ -18,7 +18,6 @@ MAX_LINE = 8192  # bytes in one environment or reply line (Asterisk's own buffer
 MAX_ENV_LINES = 256  # agi_* lines before the blank line (Asterisk sends about 25 + args)
 MAX_USAGE_LINES = 256  # lines in one 520 usage block
 MAX_COMMAND = 2047  # Asterisk reads a command into a 2 KiB buffer
-ESCAPE_ALL = "0123456789*#"
 
 
 class ReplyCode(enum.IntEnum):
