@@ -157,6 +157,16 @@ class LoadResult:
             self.verified is None or n_ok == self.calls
         )
 
+    def completion_delays(self) -> list[float]:
+        """Seconds from each answered call's last key to its completion prompt: what the
+        caller waits in silence (BYE − answer − keys − the prompt's own length)."""
+        return [
+            (c.end - c.answered) - self.last_key_s - g
+            for c in self.run.calls.values()
+            if c.end and c.answered and c.refused is None
+            and (g := self.goodbye.get(c.caller)) is not None
+        ]  # fmt: skip
+
     def cpu_ms_per_call(self) -> dict[str, float]:
         calls = max(1, len(self.run.calls))
         parts = {**(self.cpu_used or {}), "sipp": self.run.cpu_s}
@@ -168,11 +178,7 @@ def report(r: LoadResult) -> list[str]:
     run, n = r.run, r.calls
     refusals = Counter(c.refused for c in run.calls.values() if c.refused is not None)
     lengths = [c.end - c.start for c in run.calls.values() if c.end and c.start is not None]
-    to_done = [
-        (c.end - c.answered) - r.last_key_s - g
-        for c in run.calls.values()
-        if c.end and c.answered and c.refused is None and (g := r.goodbye.get(c.caller)) is not None
-    ]
+    to_done = r.completion_delays()
     n_ok = sum(1 for v in (r.verified or {}).values() if v == "ok")
     answered = sum(1 for c in run.calls.values() if c.answered is not None)
     lines = [
