@@ -1,0 +1,49 @@
+"""The capacity benchmark's verdicts, on made-up runs: which rate passes, and the ratios."""
+
+from __future__ import annotations
+
+from benchmarks.capacity import Row, summary, table
+from ivr.app.load import LoadResult
+from loadgen.runner import CallTimes, SippRun
+
+KEYS_S, GOODBYE_S = 11.0, 5.0
+
+
+def result(calls: int, *, n_set: int, wait_s: float, cpu: dict[str, float]) -> LoadResult:
+    """``calls`` answered calls, ``n_set`` of them set, each waiting ``wait_s`` for 完了."""
+    callers = [f"06900{i:05d}" for i in range(calls)]
+    times = {
+        c: CallTimes(c, start=0.0, answered=0.5, end=0.5 + KEYS_S + wait_s + GOODBYE_S)
+        for c in callers
+    }
+    run = SippRun(exit_code=0, killed=False, cpu_s=0.0, elapsed_s=30.0, calls=times)
+    outcome = {
+        c: {"outcome": "set" if i < n_set else "failed_strikes"} for i, c in enumerate(callers)
+    }
+    return LoadResult(
+        calls=calls, rate=1.0, run=run, ends=outcome,
+        verified={c: "ok" for c in callers[:n_set]},
+        cpu_used={k: v * calls for k, v in cpu.items()},
+        last_key_s=KEYS_S, goodbye=dict.fromkeys(callers, GOODBYE_S),
+    )  # fmt: skip
+
+
+def test_rates_pass_when_every_call_sets_and_on_time_when_the_wait_is_short() -> None:
+    rows = [
+        Row("b", 40, result(10, n_set=10, wait_s=0.3, cpu={"asterisk": 0.045})),
+        Row("b", 80, result(10, n_set=10, wait_s=5.0, cpu={"asterisk": 0.045})),
+        Row("a", 20, result(10, n_set=10, wait_s=0.2, cpu={"asterisk": 0.045, "agi": 0.030})),
+        Row("a", 40, result(10, n_set=9, wait_s=0.2, cpu={"asterisk": 0.045, "agi": 0.030})),
+        Row("c", 2, result(10, n_set=10, wait_s=0.3, cpu={"asterisk": 0.645})),
+    ]
+    assert [r.on_time for r in rows] == [True, False, True, False, True]
+    lines = summary(rows)
+    assert lines[0] == "(a) service: every call set up to 20/s; on time (完了 p95 ≤ 2 s) up to 20/s"
+    assert lines[1] == (
+        "(b) Asterisk alone: every call set up to 80/s (the highest tried);"
+        " on time (完了 p95 ≤ 2 s) up to 40/s"
+    )
+    assert "(a)/(b), every call set: 25%" in lines
+    assert "(a)/(b), on time: 50%" in lines
+    assert lines[-1].endswith("(c)/(a) = 20.0")  # (645 - 45) / 30
+    assert "| (a) service | 40/s | 10 | 9/10 |" in table(rows)
