@@ -23,7 +23,6 @@ import shutil
 import socket
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,7 +141,6 @@ def sweep(config: str, rates: list[float], burst_s: float) -> list[Row]:
             rows.append(Row(config, rate, result))
             if not result.all_set:
                 break
-            time.sleep(2)  # let the last calls' hang-up work finish before the next burst
     return rows
 
 
