@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import floor
+from benchmarks.ports import free_port
 from ivr.app import stack
 from ivr.app.load import DEFAULT_DID, LoadResult, measure, report
 from ivr.app.secret_files import write_private
@@ -40,21 +40,9 @@ NAMES = {"a": "(a) service", "b": "(b) Asterisk alone", "c": "(c) pyst2 per call
 DEFAULT_RATES = {"a": "15,25,30,40,50,60,80", "b": "40,60,80,100,120,150", "c": "2,3,5"}
 
 
-def _free_port() -> int:
-    """A port free for TCP and UDP now (SIP is UDP, the rest TCP)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            with contextlib.suppress(OSError):
-                u.bind(("127.0.0.1", port))
-                return port
-
-
 def _env(state_dir: Path) -> dict[str, str]:
     names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
-    env = {f"IVR_{n}_PORT": str(_free_port()) for n in names}
+    env = {f"IVR_{n}_PORT": str(free_port()) for n in names}
     env |= {"IVR_STATE_DIR": str(state_dir), "IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0"}
     env["IVR_MAX_CALLS_PER_S"] = "0"
     return env

@@ -13,7 +13,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.ports import free_port
 from ivr.app import probes, testrange
 from ivr.app.procs import wait_for
 from ivr.app.secret_files import private_dir, read_or_create
@@ -47,12 +47,6 @@ class Rig:
     def calls_log(self) -> Path:
         assert self.settings is not None
         return self.settings.calls_log
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def raise_open_files(needed: int) -> None:
