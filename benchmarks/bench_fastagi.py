@@ -4,7 +4,7 @@ Issue 11's targets for the server without Asterisk: 2,000 calls at once, AGI tur
 under 10 ms excluding the KDF, under 50 KB per waiting call, and CPU per call (KDF
 excluded) at most 10 % of Asterisk's (~30-42 ms here, so ~3-4 ms).
 
-The real server (`ivr.app.serve`, a child process) takes N simulated Asterisk calls
+The real server (`ivr.service.serve`, a child process) takes N simulated Asterisk calls
 (benchmarks.agi_caller), each a full unit-1 dial-in from its own subscriber, then the
 hangup handler's call-end script. Calls connect at --ramp per second and each stops at its
 first Read (the menu) until all N wait there: RSS then minus RSS idle, over N, is the memory
@@ -41,14 +41,14 @@ from benchmarks.fastagi_rig import (
     thread_cpu,
 )
 from benchmarks.serve_light_kdf import LightArgon2id
-from ivr.app import testrange
+from ivr.tools import plan
 from store.credentials import CredentialStore
 from store.kdf import Argon2idParams
 from store.pepper import load
 from store.redisconn import connect
 
 WARMUP = 12  # full calls before "idle": lazy imports, pools and worker threads exist
-SERVERS = {"argon2id": "ivr.app.serve", "light": "benchmarks.serve_light_kdf"}
+SERVERS = {"argon2id": "ivr.service.serve", "light": "benchmarks.serve_light_kdf"}
 
 
 @dataclass
@@ -99,7 +99,7 @@ def _callers(count: int, offset: int) -> list[Caller]:
     stamp = int(time.time())
     return [
         Caller(number, f"{secrets.randbelow(10**8):08d}", f"{stamp}.{offset + i}")
-        for i, number in enumerate(testrange.test_numbers(count, offset=offset))
+        for i, number in enumerate(plan.test_numbers(count, offset=offset))
     ]
 
 

@@ -3,7 +3,7 @@ floor), (c) the classic deployment (one pyst2 process per call).
 
 Each configuration gets its own stack (fresh state dir, free ports) and bursts of
 ``--burst-s`` seconds of arrivals at rising rates, the full unit-1 dial-in from SIPp with RFC
-4733 keys (ivr.app.load). A rate passes when every call set its password (for (a) and (c) also
+4733 keys (ivr.tools.load). A rate passes when every call set its password (for (a) and (c) also
 verified through the store); it is also "on time" when the completion prompt came at most
 ON_TIME_S after the last key for 95 % of the calls (the rest waited for an overloaded
 machine in silence). The sweep of a configuration stops at its first failing rate.
@@ -28,10 +28,11 @@ from pathlib import Path
 
 from benchmarks import floor
 from benchmarks.ports import free_port
-from ivr.app import stack
-from ivr.app.load import DEFAULT_DID, LoadResult, measure, report
-from ivr.app.secret_files import write_private
-from ivr.app.settings import Settings
+from ivr.config.secret_files import write_private
+from ivr.config.settings import Settings
+from ivr.deploy import stack
+from ivr.tools.load import LoadResult, measure, report
+from ivr.tools.plan import DEFAULT_DID
 
 CLASSIC_DID = "0699990002"
 ON_TIME_S = 2.0  # last key → completion prompt, 95th percentile

@@ -1,6 +1,6 @@
 """The FastAGI server under test, as the service runs it, and what /proc says about it.
 
-`ivr.app.serve` runs in a child process (so its RSS and CPU are its own) on free ports, with
+`ivr.service.serve` runs in a child process (so its RSS and CPU are its own) on free ports, with
 a temporary state dir (pepper, AGI secret: 0600 from creation), a SQLite directory holding
 the callers, and a private Redis configured like the stack's (append-only, fsync always)
 unless an external URL is given. Everything started here is stopped by its pid.
@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.ports import free_port
-from ivr.app import probes, testrange
-from ivr.app.procs import wait_for
-from ivr.app.secret_files import private_dir, read_or_create
-from ivr.app.settings import Settings
-from ivr.app.stack import durable_redis_argv
+from ivr.config.secret_files import private_dir, read_or_create
+from ivr.config.settings import Settings
+from ivr.deploy import probes
+from ivr.deploy.procs import wait_for
+from ivr.deploy.stack import durable_redis_argv
+from ivr.tools import testrange
 from store.kdf import Argon2idParams, derive, new_salt
 from store.pepper import load_or_create
 
@@ -90,7 +91,7 @@ def running_server(
     calls: int,
     redis_url: str | None = None,
     profile: Path | None = None,
-    module: str = "ivr.app.serve",
+    module: str = "ivr.service.serve",
 ) -> Iterator[Rig]:
     """The real server with `numbers` imported, sized for `calls` at once; with `profile`,
     under cProfile (its event loop thread), the stats written there when it stops.
@@ -136,7 +137,7 @@ def running_server(
         health = lambda: probes.http_status(  # noqa: E731
             settings.metrics_host, settings.metrics_port, "/healthz"
         )
-        _ready(server, lambda: health() == 200, "ivr.app.serve", log)
+        _ready(server, lambda: health() == 200, "ivr.service.serve", log)
         yield Rig(server.pid, agi_port, secret, settings)
     finally:
         for proc in reversed(procs):

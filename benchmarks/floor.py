@@ -13,7 +13,7 @@ from __future__ import annotations
 from ivr.flow.timing import Timing
 
 DID = "0699990001"
-NUMBER_LENGTH = 10  # the reserved test range's numbers (ivr.app.testrange): no loop needed
+NUMBER_LENGTH = 10  # the reserved test range's numbers (ivr.tools.testrange): no loop needed
 
 
 def dialplan(did: str = DID, *, calls_log: str = "/ivr/logs/calls.jsonl") -> str:

@@ -1,4 +1,4 @@
-"""`ivr.app.serve` with a derivation of negligible cost, for `bench_fastagi --kdf light`.
+"""`ivr.service.serve` with a derivation of negligible cost, for `bench_fastagi --kdf light`.
 
 Issue 11's turnaround target excludes the KDF; on a 2-core machine the real Argon2id (20-40
 ms of CPU per set) competes with the event loop for the cores even when its own step is left
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr.app import serve
+from ivr.service import serve
 from store import credentials
 from store.kdf import Argon2idParams
 

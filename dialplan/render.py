@@ -2,7 +2,7 @@
 
 Templates use `@{name}` placeholders, so Asterisk's own `${VAR}` syntax passes untouched;
 a missing value is an error, never a silently empty setting. The values are plain strings
-from the composition root (ivr.app.stack); this package knows no settings object.
+from the composition root (ivr.deploy.stack); this package knows no settings object.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ esc() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 
 ami_secret=$(secret ami_secret)
 agi_secret=$(secret agi_secret)
-# The same names as ivr/app/stack.py's dialplan_values() and ivr/dialplan_variables.py.
+# The same names as ivr/deploy/stack.py's dialplan_values() and ivr/config/variables.py.
 set -- "$@" \
     moddir "$moddir" \
     sip_host "${IVR_SIP_HOST:-127.0.0.1}" \

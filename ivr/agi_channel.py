@@ -14,7 +14,7 @@ from typing import Protocol
 
 from agi.errors import AGIError, HangupError
 from agi.wire import Reply
-from ivr import dialplan_variables as var
+from ivr.config import variables as var
 from ivr.flow.ports import CallerHangup, Digits, Keyed, PromptItem, Sound
 
 # A key typed just after an entry ended (a 9th digit) comes a few hundred ms later: wait that long.

@@ -255,6 +255,16 @@ class CredentialStore:
             found = await self._run(scripts.CLEAR, number, operator=operator)
         return text(found) != "none"
 
+    async def forget(self, number: str) -> int:
+        """Remove every record of a number: its password, audit, unit and call limits.
+
+        For a number that leaves the service (or a test number after a load run); unlike
+        clear() it leaves no audit entry, since the audit stream goes too. Returns the count
+        of keys removed. One DEL: every key of a number is in the number's hash slot.
+        """
+        with unavailable_on_error("forget"):
+            return int(await self._redis.delete(*keys.of_number(number)))
+
     async def show(self, number: str) -> TpwRecord | None:
         """The record as the web site and operators may see it, or None."""
         with unavailable_on_error("show"):

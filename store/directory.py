@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.orm import sessionmaker
 
 from store.db import make_engine
@@ -64,6 +64,22 @@ class Directory:
         )
         with self._sessions() as session:
             return [row.to_subscriber() for row in session.scalars(stmt)]
+
+    def is_empty(self) -> bool:
+        """True when the directory holds no number at all (`make run`'s demo loader)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(SubscriberRow.number).limit(1)).first() is None
+
+    def remove(self, numbers: list[str]) -> int:
+        """Delete these numbers' entries in one transaction; returns how many there were."""
+        removed = 0
+        with self.engine.begin() as conn:
+            for i in range(0, len(numbers), 500):
+                chunk = numbers[i : i + 500]
+                removed += conn.execute(
+                    delete(SubscriberRow).where(SubscriberRow.number.in_(chunk))
+                ).rowcount
+        return removed
 
     def all(self) -> list[Subscriber]:
         """The whole directory, by contract then number (operators' listing)."""

@@ -48,3 +48,15 @@ def limit_calls(caller: str) -> str:
 def limit_failures(caller: str) -> str:
     """Sorted set of the caller's recent calls that ended in failed_strikes."""
     return f"{PREFIX}:limit:{{{checked(caller)}}}:fails"
+
+
+def of_number(number: str) -> tuple[str, ...]:
+    """Every key the store keeps for a number (as login, caller and contract), one slot."""
+    return (
+        tpw(number),
+        tpw_verifier(number),
+        audit(number),
+        contract(number),
+        limit_calls(number),
+        limit_failures(number),
+    )

@@ -5,21 +5,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from store import keys, scripts
 from store.redisconn import unavailable_on_error
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-caller limits checked at the caller check (0 disables a limit)."""
-
-    calls_per_hour: int = 10  # IVR_LIMIT_CALLS_PER_HOUR
-    failed_per_hour: int = 5  # calls ending in failed_strikes (IVR_LIMIT_FAILED_PER_HOUR)
-    window_s: int = 3600  # IVR_LIMIT_WINDOW_S
+from store.types import Limits
 
 
 class CallLimiter:

@@ -51,3 +51,12 @@ class Subscriber:
     @property
     def is_contract(self) -> bool:
         return self.number == self.contract_number
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-caller limits checked at the caller check (0 disables a limit)."""
+
+    calls_per_hour: int = 10  # IVR_LIMIT_CALLS_PER_HOUR
+    failed_per_hour: int = 5  # calls ending in failed_strikes (IVR_LIMIT_FAILED_PER_HOUR)
+    window_s: int = 3600  # IVR_LIMIT_WINDOW_S

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-IVRCTL = [sys.executable, "-m", "ivr.app.cli"]
+IVRCTL = [sys.executable, "-m", "ivr.cli"]
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -24,8 +24,8 @@ import asterisk
 import six
 
 import store
-from ivr.app.secret_files import private_dir
-from ivr.app.settings import Settings
+from ivr.config.secret_files import private_dir
+from ivr.config.settings import Settings
 from ivr.flow import callerid
 
 DID = "0000000002"

@@ -39,7 +39,7 @@ from store.redisconn import connect
 from store.types import PASSWORD_LENGTH, StoreUnavailable, Unit
 
 CONFIG = Path(__file__).resolve().with_name("config.json")
-KEYS, READ_STATUS, STEP = "IVRKEYS", "READSTATUS", "IVR_STEP"  # ivr.dialplan_variables
+KEYS, READ_STATUS, STEP = "IVRKEYS", "READSTATUS", "IVR_STEP"  # ivr.config.variables
 # Prompt ids of sounds.catalog.Prompt (tests/benchmarks checks they agree).
 UNIT_MENU, PASSWORD_INTRO, ASK_PASSWORD = "tpw/unit_menu", "tpw/password_intro", "tpw/ask_password"
 ASK_CONFIRM, DONE, INVALID = "tpw/ask_confirm", "tpw/done", "tpw/invalid"

@@ -2,7 +2,7 @@
 
 Operators tail it and tools parse it: each call ends with exactly one `call.end` line. No
 line may hold a password or keyed digits: the flow never passes them (and the sink, in
-ivr.app.logsink, redacts any field named like one as a second guard).
+ivr.service.logsink, redacts any field named like one as a second guard).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.capacity import Row, summary, table
-from ivr.app.load import LoadResult
+from ivr.tools.load import LoadResult
 from loadgen.runner import CallTimes, SippRun
 
 KEYS_S, GOODBYE_S = 11.0, 5.0

@@ -17,8 +17,8 @@ from types import ModuleType
 import pytest
 
 from benchmarks.classic import install as inst
-from ivr import dialplan_variables as var
-from ivr.app.settings import Settings
+from ivr.config import variables as var
+from ivr.config.settings import Settings
 from ivr.flow import callerid
 from sounds.catalog import Prompt
 from store.types import Subscriber, Unit

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from asterisk.config import Config
 
-from ivr.app.settings import Settings
-from ivr.app.stack import dialplan_values, write_asterisk_config
+from ivr.config.settings import Settings
+from ivr.deploy.stack import dialplan_values, write_asterisk_config
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from dialplan.render import render_kamailio
-from ivr.app.cluster_plan import Topology
-from ivr.app.kamailio import module_path
+from ivr.deploy.cluster_plan import Topology
+from ivr.deploy.kamailio import module_path
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from dialplan import render as dialplan
-from ivr.app.settings import Settings
-from ivr.app.stack import dialplan_values
+from ivr.config.settings import Settings
+from ivr.deploy.stack import dialplan_values
 from tests.stackutil import REPO
 
 DOCKER = REPO / "docker"

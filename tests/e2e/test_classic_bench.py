@@ -14,9 +14,10 @@ import time
 import pytest
 
 from benchmarks.classic.install import DID, install
-from ivr.app import testrange
-from ivr.app.load import read_log, schedule
-from ivr.app.settings import Settings
+from ivr.config.settings import Settings
+from ivr.tools import plan, testrange
+from ivr.tools.load import read_log
+from ivr.tools.plan import load_schedule as schedule
 from loadgen.runner import run_load
 from tests.e2e.conftest import E2E_ENV
 from tests.stackutil import Stack
@@ -48,7 +49,7 @@ def _ends(settings: Settings, offset: int, callers: list[str], timeout_s: float 
 
 def test_classic_calls_set_passwords_that_verify(classic, tmp_path):
     settings = Settings.from_env(classic.env)
-    callers = testrange.test_numbers(CALLS)
+    callers = plan.test_numbers(CALLS)
     password = "".join(secrets.choice("0123456789") for _ in range(8))
     testrange.import_numbers(settings, callers)
     log = settings.calls_log

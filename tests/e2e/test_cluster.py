@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.app import redis_ha
+from ivr.deploy import redis_ha
 from loadgen.sipp import CallSpec, run_call
 from store.credentials import CredentialStore
 from store.pepper import load

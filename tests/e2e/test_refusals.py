@@ -14,7 +14,7 @@ import signal
 
 import pytest
 
-from ivr.app.procs import wait_for as wait_until
+from ivr.deploy.procs import wait_for as wait_until
 from tests.e2e.rawsip import RawCall
 from tests.stackutil import Stack, alive
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.app import probes
-from ivr.app.settings import Settings
+from ivr.config.settings import Settings
+from ivr.deploy import probes
 from tests.stackutil import Stack, alive, mounts_under
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +65,7 @@ def test_up_refuses_a_busy_port(tmp_path):
 def test_apology_and_503_before_answer_when_the_agi_server_is_down(tmp_path):
     import asyncio
 
-    from ivr.app import procs
+    from ivr.deploy import procs
     from loadgen.sipp import CallSpec, run_call
 
     s = Stack.new(tmp_path / "s")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from ivr.app.logsink import REDACTED, configure_logging
 from ivr.flow.calllog import CALL_END_FIELDS, log_call_end, log_call_event
 from ivr.flow.outcomes import CallInfo, CallResult, Outcome, Step
 from ivr.flow.ports import CallerHangup
+from ivr.service.logsink import REDACTED, configure_logging
 from store.types import Unit
 from tests.ivr.conftest import CONTRACT, DID, PW, PW2, Dial
 from tests.ivr.fakes import key, pound

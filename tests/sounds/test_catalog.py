@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import wave
 
-from ivr.app.settings import Settings
+from ivr.config.settings import Settings
 from sounds import catalog, render
 
 

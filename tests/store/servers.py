@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from ivr.app.stack import durable_redis_argv
+from ivr.deploy.stack import durable_redis_argv
 
 START_TIMEOUT_S = 20.0
 

@@ -1,8 +1,7 @@
-"""`subscribers …` and `tpw …` through a tiny parser built with ivr.app.store_cli.register."""
+"""`subscribers …` and `tpw …` through ivrctl's own parser (ivr.cli), in this process."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import json
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
-from ivr.app import store_cli as cli
+from ivr.cli import build_parser
 from store.credentials import CredentialStore
 from store.pepper import load_or_create
 from store.redisconn import connect
@@ -38,9 +37,7 @@ def env(tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPat
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="ivrctl")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
+    args = build_parser().parse_args(list(argv))
     code = args.func(args)
     out, err = capsys.readouterr()
     return code, out, err

@@ -1,1 +1,0 @@
-"""The composition root: settings, ivrctl, serve, stack: what wires flow, adaptor and libraries."""

@@ -1,0 +1,1 @@
+"""Deployment: processes, the single-node stack, the cluster and its parts."""

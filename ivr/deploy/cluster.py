@@ -1,0 +1,280 @@
+"""`ivrctl cluster up | down | status`: the scale-out topology on one machine (docs/scale-out.md).
+
+Kamailio on the public SIP port dispatches calls over N Asterisk nodes (each a stack's
+chrooted Asterisk in its own private mount namespace and state dir), which try M FastAGI
+servers in turn; the servers share the pepper, the AGI secret, the Redis password and a
+PostgreSQL directory, and reach the store through Sentinel (primary, replicas, three
+Sentinels). `up` on a running cluster starts only what is not running (a Redis node that
+died rejoins as a replica of the current primary); `down` stops everything by recorded pid
+and drops the database `up` created.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ivr.config.secret_files import private_dir, read_or_create, write_private
+from ivr.config.settings import Settings
+from ivr.deploy import kamailio, probes, procs, redis_ha, stack
+from ivr.deploy.cluster_plan import PLAN_FILE, Plan, Topology, new_database_name
+from store.db import create_database, drop_database
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # the machine's server
+
+
+class Cluster:
+    """Paths and per-node settings of one cluster (state dir = settings.state_dir)."""
+
+    def __init__(self, settings: Settings, plan: Plan) -> None:
+        self.settings, self.plan = settings, plan
+        self.dir = settings.state_dir
+        self.run_dir = self.dir / "run"
+
+    def log(self, name: str) -> Path:
+        return self.dir / "logs" / f"{name}.out"
+
+    @property
+    def redis_url(self) -> str:
+        return redis_ha.sentinel_url(self.plan.sentinels)
+
+    def shared_env(self) -> dict[str, str]:
+        return {
+            "IVR_AGI_SECRET_FILE": str(self.dir / "agi-secret"),
+            "IVR_PEPPER_FILE": str(self.dir / "pepper"),
+            "IVR_REDIS_PASSWORD_FILE": str(self.dir / "redis-password"),
+            "IVR_REDIS_URL": self.redis_url,
+            "IVR_DATABASE_URL": self.plan.database_url,
+            "IVR_REDIS_REPLICAS": str(min(1, self.plan.topology.redis_replicas)),
+            "IVR_REDIS_REPLICA_TIMEOUT_MS": str(self.plan.topology.replica_timeout_ms),
+        }
+
+    def asterisk_env(self, i: int) -> dict[str, str]:
+        node = self.plan.asterisk[i]
+        return {
+            **os.environ,
+            **self.shared_env(),
+            "IVR_STATE_DIR": str(self.dir / f"asterisk-{i}"),
+            "IVR_SIP_PORT": str(node["sip"]),
+            "IVR_AMI_PORT": str(node["ami"]),
+        }
+
+    def agi_env(self, j: int) -> dict[str, str]:
+        node = self.plan.agi[j]
+        return {
+            **os.environ,
+            **self.shared_env(),
+            "IVR_STATE_DIR": str(self.dir / f"agi-{j}"),
+            "IVR_AGI_PORT": str(node["agi"]),
+            "IVR_METRICS_PORT": str(node["metrics"]),
+        }
+
+    def agi_order(self, i: int) -> list[str]:
+        """The FastAGI servers node i tries, starting at its own (spreads the load)."""
+        ports = [a["agi"] for a in self.plan.agi]
+        return [f"127.0.0.1:{p}" for p in ports[i % len(ports) :] + ports[: i % len(ports)]]
+
+    def password(self) -> str:
+        return read_or_create(self.dir / "redis-password")
+
+
+def _plan(settings: Settings, topology_file: Path | None) -> Plan:
+    plan = Plan.load(settings.state_dir)
+    if plan is not None:
+        return plan
+    topology = Topology.load(topology_file)
+    private_dir(settings.state_dir)
+    for old in settings.state_dir.glob("sentinel-*"):  # they name an old plan's ports
+        shutil.rmtree(old)
+    if os.environ.get("IVR_DATABASE_URL"):
+        url, created = settings.database_url, ""
+    else:
+        url, created = create_database(ADMIN_URL, new_database_name())
+    plan = Plan.new(topology, settings, url, created)
+    plan.save(settings.state_dir)
+    return plan
+
+
+def up(settings: Settings, topology_file: Path | None = None, timeout_s: float = 60.0) -> list[str]:
+    """Start every part that is not running; status lines. StackError after a full stop."""
+    from store.directory import migrate  # noqa: PLC0415
+    from store.pepper import load_or_create  # noqa: PLC0415
+
+    os.umask(0o077)
+    plan = _plan(settings, topology_file)
+    c = Cluster(settings, plan)
+    try:
+        for d in (c.dir, c.dir / "logs", c.run_dir):
+            private_dir(d)
+        read_or_create(c.dir / "agi-secret")
+        load_or_create(c.dir / "pepper")
+        migrate(plan.database_url)
+        _up_store(c, timeout_s)
+        for j in range(len(plan.agi)):
+            _up_agi(c, j, timeout_s)
+        for i in range(len(plan.asterisk)):
+            _up_asterisk(c, i, timeout_s)
+        kamailio.up(c, timeout_s)
+    except BaseException:
+        down(settings)
+        raise
+    return status(settings)
+
+
+def _running(name: str, run_dir: Path) -> bool:
+    return procs.running_pid(name, run_dir=run_dir) is not None
+
+
+def _up_store(c: Cluster, timeout_s: float) -> None:
+    password = c.password()
+    primary = redis_ha.current_primary(c.plan.sentinels, password)
+    for i, port in enumerate(c.plan.redis):
+        if _running(f"redis-{i}", c.run_dir):
+            continue
+        if primary is None:  # a new cluster: the first node leads
+            leader = None if i == 0 else ("127.0.0.1", c.plan.redis[0])
+        else:  # a restart: follow whoever the Sentinels name, unless that is this node
+            leader = None if primary == ("127.0.0.1", port) else primary
+        argv = redis_ha.node_argv(port, c.dir / f"redis-{i}", password, replica_of=leader)
+        stack.launch(
+            f"redis-{i}",
+            argv,
+            run_dir=c.run_dir,
+            log=c.log(f"redis-{i}"),
+            ready=lambda p=port: probes.tcp_accepts("127.0.0.1", p),
+            timeout_s=timeout_s,
+        )
+    first = primary or ("127.0.0.1", c.plan.redis[0])
+    for k, port in enumerate(c.plan.sentinels):
+        if _running(f"sentinel-{k}", c.run_dir):
+            continue
+        argv = redis_ha.sentinel_argv(
+            port,
+            c.dir / f"sentinel-{k}",
+            password,
+            first,
+            down_after_ms=c.plan.topology.sentinel_down_after_ms,
+        )
+        stack.launch(
+            f"sentinel-{k}",
+            argv,
+            run_dir=c.run_dir,
+            log=c.log(f"sentinel-{k}"),
+            ready=lambda p=port: probes.tcp_accepts("127.0.0.1", p),
+            timeout_s=timeout_s,
+        )
+    replicas = len(c.plan.redis) - 1
+
+    def settled() -> bool:
+        now = redis_ha.current_primary(c.plan.sentinels, password)
+        return (
+            now is not None
+            and redis_ha.replicas_online(now[1], password) >= replicas
+            and all(
+                redis_ha.sentinels_agree(p, password, len(c.plan.sentinels), replicas)
+                for p in c.plan.sentinels
+            )
+        )
+
+    if not procs.wait_for(settled, timeout_s, interval_s=0.2):
+        raise stack.StackError("the store did not settle (replicas, Sentinels); see logs/")
+
+
+def _up_agi(c: Cluster, j: int, timeout_s: float) -> None:
+    settings = Settings.from_env(c.agi_env(j))
+    run_dir = settings.state_dir / "run"
+    if _running("agi", run_dir):
+        return
+    for d in (settings.state_dir, settings.log_dir, run_dir):
+        private_dir(d)
+    argv = [sys.executable, "-m", "ivr.service.serve", "--quiet"]
+    ok = lambda: probes.http_status("127.0.0.1", settings.metrics_port, "/healthz") == 200  # noqa: E731
+    stack.launch(
+        "agi",
+        argv,
+        run_dir=run_dir,
+        log=settings.log_dir / "agi.out",
+        ready=ok,
+        timeout_s=timeout_s,
+        env=c.agi_env(j),
+    )
+
+
+def _up_asterisk(c: Cluster, i: int, timeout_s: float) -> None:
+    layout = stack.Layout(Settings.from_env(c.asterisk_env(i)))
+    if _running("asterisk", layout.run_dir):
+        return
+    node = c.plan.asterisk[i]
+    stack.prepare_asterisk(
+        layout, agi_servers=c.agi_order(i), rtp=(node["rtp_start"], node["rtp_end"])
+    )
+    calls_log = layout.settings.calls_log  # the node's own call.end lines (no server reached)
+    if not calls_log.exists():
+        write_private(calls_log, "")
+    ok = lambda: probes.sip_options("127.0.0.1", node["sip"]) is not None  # noqa: E731
+    stack.launch(
+        "asterisk",
+        stack.asterisk_argv(layout),
+        run_dir=layout.run_dir,
+        log=layout.log("asterisk"),
+        ready=ok,
+        timeout_s=timeout_s,
+    )
+
+
+def _components(c: Cluster) -> list[tuple[str, Path, str]]:
+    """(pid name, run dir, where) of every part, in start order."""
+    p = c.plan
+    out = [
+        (f"redis-{i}", c.run_dir, f"redis-{i} 127.0.0.1:{port}") for i, port in enumerate(p.redis)
+    ]
+    out += [
+        (f"sentinel-{k}", c.run_dir, f"sentinel-{k} 127.0.0.1:{port}")
+        for k, port in enumerate(p.sentinels)
+    ]
+    out += [
+        ("agi", c.dir / f"agi-{j}" / "run", f"agi-{j} agi://127.0.0.1:{a['agi']}")
+        for j, a in enumerate(p.agi)
+    ]
+    out += [
+        ("asterisk", c.dir / f"asterisk-{i}" / "run", f"asterisk-{i} sip:127.0.0.1:{a['sip']}")
+        for i, a in enumerate(p.asterisk)
+    ]
+    out.append(("kamailio", c.run_dir, f"kamailio sip:127.0.0.1:{p.sip_port}"))
+    return out
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop every part (reverse order), drop the created database; the stopped parts."""
+    plan = Plan.load(settings.state_dir)
+    if plan is None:
+        return []
+    c = Cluster(settings, plan)
+    stopped = [
+        where.split()[0]
+        for name, run_dir, where in reversed(_components(c))
+        if procs.stop(name, run_dir=run_dir)
+    ]
+    if plan.database_created:
+        drop_database(ADMIN_URL, plan.database_created)
+    (settings.state_dir / PLAN_FILE).unlink(missing_ok=True)
+    return stopped
+
+
+def status(settings: Settings) -> list[str]:
+    plan = Plan.load(settings.state_dir)
+    if plan is None:
+        return ["cluster   stopped   (no cluster.json in the state dir)"]
+    c = Cluster(settings, plan)
+    lines = []
+    primary = redis_ha.current_primary(plan.sentinels, c.password())
+    for name, run_dir, where in _components(c):
+        pid = procs.running_pid(name, run_dir=run_dir)
+        label, rest = where.split(" ", 1)
+        if primary and rest.startswith("127.0.0.1:") and rest == f"{primary[0]}:{primary[1]}":
+            rest += " (primary)"
+        state = f"running   {rest} pid {pid}" if pid else f"stopped   {rest}"
+        lines.append(f"{label:<11} {state}")
+    return lines

@@ -1,0 +1,98 @@
+"""`ivrctl stack|cluster up|down|status`, `ivrctl run` and `ivrctl sounds`: one line per part.
+
+`status` exits 3 when a part is not running; `up` exits 1 (after cleaning up) when a part
+could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ivr.config.settings import Settings
+from ivr.deploy import stack as stack_mod
+from ivr.deploy.stack import StackError
+
+
+def _lifecycle(what: str, action: str, up, down, status, running) -> int:  # type: ignore[no-untyped-def]
+    if action == "up":
+        try:
+            lines = up()
+        except StackError as exc:
+            print(f"{what} up failed: {exc}", file=sys.stderr)
+            return 1
+    elif action == "down":
+        stopped = down()
+        lines = [f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}"]
+    else:
+        lines = status()
+    print("\n".join(lines))
+    if action == "status":
+        return 0 if all(running(line) for line in lines) else 3
+    return 0
+
+
+def stack(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    return _lifecycle(
+        "stack",
+        args.action,
+        lambda: stack_mod.up(settings),
+        lambda: stack_mod.down(settings),
+        lambda: stack_mod.status(settings),
+        lambda line: " running " in f" {line} " or "external" in line,
+    )
+
+
+def cluster(args: argparse.Namespace) -> int:
+    """`ivrctl cluster up|down|status` (docs/scale-out.md)."""
+    from ivr.deploy import cluster as cluster_mod  # noqa: PLC0415 (stack commands skip it)
+
+    settings = Settings.from_env()
+    topology = args.topology or os.environ.get("IVR_CLUSTER_TOPOLOGY")
+    return _lifecycle(
+        "cluster",
+        args.action,
+        lambda: cluster_mod.up(settings, Path(topology) if topology else None),
+        lambda: cluster_mod.down(settings),
+        lambda: cluster_mod.status(settings),
+        lambda line: " running " in line,
+    )
+
+
+def run(settings: Settings, after_up: Callable[[Settings], list[str]]) -> int:
+    """`make run`: the whole stack in the foreground until Ctrl-C, then a clean stop.
+
+    ``after_up`` runs once the stack is up and returns lines to print (the demo loader)."""
+    try:
+        lines = stack_mod.up(settings)
+    except StackError as exc:
+        print(f"stack up failed: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        print("\n".join(lines + after_up(settings)), flush=True)
+        stop.wait()
+    finally:
+        stopped = stack_mod.down(settings)
+        print(f"\nstopped: {', '.join(stopped) or 'nothing'}")
+    return 0
+
+
+def sounds(args: argparse.Namespace) -> int:
+    """`make sounds`: render every prompt of the catalog once per machine (cache dir)."""
+    from sounds import render  # noqa: PLC0415
+    from sounds.catalog import all_entries  # noqa: PLC0415
+
+    cache_dir = Settings.from_env().cache_dir
+    cached = render.is_rendered(cache_dir) and not args.force
+    out = render.render(cache_dir, force=args.force)
+    print(f"sounds: {'cached' if cached else 'rendered'} {len(all_entries())} prompts in {out}")
+    return 0

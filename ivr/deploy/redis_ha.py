@@ -1,0 +1,115 @@
+"""The cluster's store: a Redis primary, its replicas and three Sentinels, all with one password.
+
+Every data node fsyncs each write (durable_redis_argv) and knows the password both as
+server (requirepass) and as replica (masterauth), so any of them can become the primary
+or follow a new one. Sentinels rewrite their own config files, so those are written once
+and kept across restarts; a data node restarted after a failover rejoins as a replica of
+the primary the Sentinels name now.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import redis
+
+from ivr.config.secret_files import private_dir, write_private
+from ivr.deploy.stack import durable_redis_argv
+
+SERVICE = "ivr"
+
+
+def node_argv(
+    port: int, data_dir: Path, password: str, *, replica_of: tuple[str, int] | None
+) -> list[str]:
+    """redis-server for one data node; replica_of None: it starts as the primary."""
+    private_dir(data_dir)
+    extra = f"masterauth {password}\n"
+    if replica_of is not None:
+        extra += f"replicaof {replica_of[0]} {replica_of[1]}\n"
+    return durable_redis_argv(port, data_dir, password=password, extra_conf=extra)
+
+
+def sentinel_argv(
+    port: int,
+    data_dir: Path,
+    password: str,
+    primary: tuple[str, int],
+    *,
+    down_after_ms: int = 1000,
+    failover_timeout_ms: int = 10000,
+) -> list[str]:
+    """redis-sentinel watching the primary (quorum 2 of 3); its config is written once."""
+    private_dir(data_dir)
+    conf = data_dir / "sentinel.conf"
+    if not conf.exists():
+        write_private(
+            conf,
+            f"port {port}\nbind 127.0.0.1\ndaemonize no\nprotected-mode yes\n"
+            f'dir "{data_dir}"\nlogfile ""\nrequirepass {password}\n'
+            f"sentinel sentinel-pass {password}\n"
+            f"sentinel monitor {SERVICE} {primary[0]} {primary[1]} 2\n"
+            f"sentinel auth-pass {SERVICE} {password}\n"
+            f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}\n"
+            f"sentinel failover-timeout {SERVICE} {failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {SERVICE} 1\n",
+        )
+    binary = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+    return [binary, str(conf)]
+
+
+def sentinel_url(ports: list[int]) -> str:
+    """The URL store.redisconn.connect follows (no password in it)."""
+    hosts = ",".join(f"127.0.0.1:{p}" for p in ports)
+    return f"redis+sentinel://{hosts}/{SERVICE}"
+
+
+def _client(port: int, password: str) -> redis.Redis:
+    return redis.Redis(port=port, password=password, socket_timeout=1, socket_connect_timeout=1)
+
+
+def current_primary(sentinel_ports: list[int], password: str) -> tuple[str, int] | None:
+    """The primary the first answering Sentinel names, or None when none answers."""
+    for port in sentinel_ports:
+        client = _client(port, password)
+        try:
+            addr = client.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE)
+        except redis.RedisError:
+            continue
+        finally:
+            client.close()
+        if addr:
+            return addr[0].decode(), int(addr[1])
+    return None
+
+
+def replicas_online(port: int, password: str) -> int:
+    """How many replicas the node at port serves now (0 when it does not answer)."""
+    client = _client(port, password)
+    try:
+        info = client.info("replication")
+    except redis.RedisError:
+        return 0
+    finally:
+        client.close()
+    return int(info.get("connected_slaves", 0)) if info.get("role") == "master" else 0
+
+
+def sentinels_agree(port: int, password: str, sentinels: int, replicas: int) -> bool:
+    """This Sentinel knows the other Sentinels and the replicas (a failover can be voted)."""
+    client = _client(port, password)
+    try:
+        master = client.execute_command("SENTINEL", "master", SERVICE)
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+    if isinstance(master, list):
+        master = dict(zip(master[::2], master[1::2], strict=False))
+    fields = master
+    fields = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+    return (
+        int(fields.get("num-other-sentinels", 0)) >= sentinels - 1
+        and int(fields.get("num-slaves", 0)) >= replicas
+    )

@@ -1,0 +1,1 @@
+"""Operators' commands: the directory, temporary passwords, calls tail and live."""

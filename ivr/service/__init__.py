@@ -1,0 +1,1 @@
+"""The running FastAGI service: serve, call handlers, admission, metrics, /healthz, log sink."""
