@@ -13,6 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,6 +88,7 @@ class CredentialStore:
         audit_ttl_s: float = 400 * 86400,
         replicas: int = 0,
         replica_timeout_ms: int = 1000,
+        executor: Executor | None = None,
     ) -> None:
         if len(pepper) < 16:
             raise ValueError("the pepper must be at least 16 bytes")
@@ -99,6 +101,7 @@ class CredentialStore:
         if not isinstance(kdf, Argon2idParams):
             raise TypeError("new temporary passwords are always derived with Argon2id")
         self.kdf = kdf
+        self._executor = executor  # where derivations run (store.kdf.derive_async)
         self._redis = redis
         self._pepper = pepper
         self._clock = clock
@@ -160,7 +163,7 @@ class CredentialStore:
         keys.checked(number)
         keys.contract(contract_number)  # checked before the slow derivation
         salt = new_salt()
-        verifier = await derive_async(password, salt, self._pepper, self.kdf)
+        verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
         with unavailable_on_error("set_temporary"):
             async with self._redis.client() as conn:  # WAIT counts this connection's writes
                 fields = {"unit": unit.value, "set_by": set_by, "call_id": call_id,
@@ -217,13 +220,16 @@ class CredentialStore:
                 begun = await self._run(scripts.BEGIN, number, actor=actor)
             kind = text(begun[0])
             if kind != "check":
-                await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
+                await derive_async(
+                    password, self._dummy_salt, self._pepper, self.kdf, self._executor
+                )
                 return VerifyOutcome(kind)
             gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in begun[1:5])
             if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
                 raise StoreError("verify: record without generation or verifier")
+            params = kdfs.from_json(kdf_json)
             candidate = await derive_async(
-                password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json)
+                password, bytes.fromhex(salt_hex), self._pepper, params, self._executor
             )
             match = matches(candidate, bytes.fromhex(verifier_hex))
             with unavailable_on_error("verify"):

@@ -8,7 +8,6 @@ every call leaves exactly one line.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from agi.server import AgiCall
@@ -123,7 +122,3 @@ def call_end(service: Service):
         service.call_ended(info, result)
 
     return handle
-
-
-def started_ms() -> int:
-    return int(time.time() * 1000)

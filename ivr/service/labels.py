@@ -18,7 +18,7 @@ REJECTION_REASONS = (
     "store_down",  # 503: Redis or the directory unreachable at the caller check
     "address_not_allowed",  # a FastAGI connection from outside IVR_AGI_ALLOW
 )
-# The KDF apart from the Redis round trips, so a slow scrypt and a slow Redis differ.
+# The KDF apart from the Redis round trips, so a slow derivation and a slow Redis differ.
 STORE_OPERATIONS = (
     "kdf",
     "redis_set",

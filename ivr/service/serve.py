@@ -24,6 +24,7 @@ from ivr.config.secret_files import read_or_create
 from ivr.config.settings import Settings
 from ivr.service import handlers
 from ivr.service.admission import Admission
+from ivr.service.kdf_pool import low_priority_pool
 from ivr.service.logsink import configure_logging, reopen_on_sighup
 from ivr.service.metrics import Metrics
 from ivr.service.metrics_http import MetricsServer
@@ -65,6 +66,7 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
             load(settings.pepper_file),
             replicas=settings.redis_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
+            executor=low_priority_pool(),
         ),
         limiter=CallLimiter(redis, settings.limits),
         timing=settings.timing,
