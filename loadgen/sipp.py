@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -28,10 +27,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 from loadgen import sipmsg
 from loadgen.inband import CODECS, write_inband_pcap
+from loadgen.ports import LOCAL_IP, release_ports, reserve_ports
 from loadgen.rtp_pcap import KeyPress, write_keys_pcap
 
 SIPP_BIN = os.environ.get("SIPP_BIN") or shutil.which("sipp") or "/usr/bin/sipp"
-LOCAL_IP = "127.0.0.1"
 #: Extra seconds the Python side waits beyond SIPp's own ``-timeout`` before killing it.
 KILL_GRACE_S = 5.0
 _SERVICE_BYE_MARK = "SERVICE_BYE_RECEIVED"
@@ -116,52 +115,6 @@ class CallOutcome:
             f"cmd: {' '.join(self.command)}\nstderr: {self.stderr[-1500:]}\n"
             f"errors: {self.errors[-3000:]}\nmessages(tail): {self.messages[-3000:]}"
         )
-
-
-# --- ports -----------------------------------------------------------------------------
-
-_reserved: set[int] = set()
-_reserved_lock = threading.Lock()
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind((LOCAL_IP, port))
-        except OSError:
-            return False
-    return True
-
-
-def reserve_ports(count: int = 1, *, even: bool = False) -> list[int]:
-    """``count`` consecutive free UDP ports, kept from other calls of this process.
-
-    Media needs a block: SIPp binds ``-mp`` P (audio) and P+2 (video); the far end sends
-    RTCP to P+1, so P..P+3 must not be another call's SIP port.
-    """
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind((LOCAL_IP, 0))
-            base = s.getsockname()[1]
-        if even:
-            base &= ~1
-        block = list(range(base, base + count))
-        if block[-1] > 65535:
-            continue
-        with _reserved_lock:
-            if any(p in _reserved for p in block):
-                continue
-            if not all(_bindable(p) for p in block):
-                continue
-            _reserved.update(block)
-        return block
-    raise RuntimeError("no free UDP port block found")
-
-
-def release_ports(ports: Sequence[int]) -> None:
-    """Give ports back once the SIPp that used them has exited."""
-    with _reserved_lock:
-        _reserved.difference_update(ports)
 
 
 # --- scenario --------------------------------------------------------------------------
@@ -290,32 +243,40 @@ def sipp_command(
     *,
     local_port: int,
     media_port: int,
-    control_port: int,
     timeout_s: float,
     workdir: Path,
+    control_port: int | None = None,
+    calls: int = 1,
+    extra: Sequence[tuple[str, object]] = (),
+    extra_flags: Sequence[str] = (),
+    trace_messages: bool = True,
 ) -> list[str]:
-    """The SIPp command line for one call (foreground, one call, no stdin)."""
+    """The one SIPp command line (no stdin, answers unexpected requests, errors and actions
+    logged in ``workdir``): one call by default; a load run adds its rate, callers and stats
+    in ``extra`` and leaves the per-message trace off (it would be gigabytes)."""
     options: list[tuple[str, object]] = [
         ("-sf", scenario),
-        ("-m", 1),
-        ("-l", 1),
+        ("-m", calls),
+        ("-l", calls),
         ("-i", LOCAL_IP),
         ("-p", local_port),
         ("-mi", LOCAL_IP),
         ("-mp", media_port),
-        ("-ci", LOCAL_IP),
-        ("-cp", control_port),
+        *((("-ci", LOCAL_IP), ("-cp", control_port)) if control_port is not None else ()),
         ("-timeout", f"{max(1, round(timeout_s))}s"),
         ("-error_file", workdir / "errors.log"),
-        ("-message_file", workdir / "messages.log"),
         ("-log_file", workdir / "actions.log"),
+        *((("-message_file", workdir / "messages.log"),) if trace_messages else ()),
+        *extra,
     ]
-    flags = ["-nostdin", "-aa", "-timeout_error", "-trace_err", "-trace_msg", "-trace_logs"]
+    flags = ["-nostdin", "-aa", "-timeout_error", "-trace_err", "-trace_logs"]
     return [
         SIPP_BIN,
         f"{sip_host}:{sip_port}",
         *(str(x) for pair in options for x in pair),
         *flags,
+        *(["-trace_msg"] if trace_messages else []),
+        *extra_flags,
     ]
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from dialplan import render as dialplan
 from ivr.config.secret_files import private_dir, write_private
 from ivr.deploy import probes, procs, stack
+from loadgen import ports
 
 if TYPE_CHECKING:
     from ivr.deploy.cluster import Cluster
@@ -24,7 +25,7 @@ def up(c: Cluster, timeout_s: float) -> None:
     """Kamailio on the cluster's public SIP port, ready once it answers OPTIONS itself."""
     if procs.running_pid("kamailio", run_dir=c.run_dir):
         return
-    if not probes.udp_port_free("127.0.0.1", c.plan.sip_port):
+    if not ports.udp_free("127.0.0.1", c.plan.sip_port):
         raise stack.StackError(f"kamailio: SIP port {c.plan.sip_port} is already in use")
     kdir = private_dir(c.dir / "kamailio")
     private_dir(kdir / "run")
