@@ -1,4 +1,4 @@
-"""Prometheus metrics of the FastAGI server (names: shared/spec/interfaces.md, "Metrics").
+"""Prometheus metrics of the FastAGI server (names: docs/interfaces.md, "Metrics").
 
 Every label value comes from a closed set checked here, so no caller number, target or
 digit can ever reach a label: an unknown value is a programming error (ValueError), caught
