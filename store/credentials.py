@@ -14,8 +14,6 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,12 +23,13 @@ from store import kdf as kdfs
 from store import keys, scripts
 from store.audit import AuditEntry, read_audit
 from store.kdf import Argon2idParams, derive_async, matches, new_salt
+from store.records import TpwRecord
 from store.redisconn import text, unavailable_on_error
 from store.types import (
     PASSWORD_LENGTH,
+    Prepared,
     StoreError,
     StoreUnavailable,
-    TpwState,
     Unit,
     VerifyOutcome,
 )
@@ -38,38 +37,6 @@ from store.types import (
 MAX_FAILURES = 3
 _PASSWORD = re.compile(f"[0-9]{{{PASSWORD_LENGTH}}}")
 _RETRIES = 8
-
-
-@dataclass(frozen=True)
-class TpwRecord:
-    """What may be shown about a temporary password: never the password or its verifier."""
-
-    number: str
-    unit: Unit
-    contract_number: str
-    set_by: str
-    call_id: str
-    created_at: datetime
-    expires_at: datetime
-    failures: int
-    state: TpwState
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "unit": self.unit.value,
-            "contract_number": self.contract_number,
-            "set_by": self.set_by,
-            "call_id": self.call_id,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "failures": self.failures,
-            "state": self.state.value,
-        }
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 class CredentialStore:
@@ -139,6 +106,15 @@ class CredentialStore:
         argv = source.arg_list(now_ms=now_ms, number=number, **args, **self._tail)
         return await self._scripts[source](keys=record_keys, args=argv, client=client)
 
+    async def prepare(self, password: str) -> Prepared:
+        """The salt and verifier of a new temporary password: the slow part of a set, which
+        the IVR starts while the caller keys the confirmation (ValueError if not 8 digits)."""
+        if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
+            raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
+        salt = new_salt()
+        verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
+        return Prepared(salt=salt, verifier=verifier, kdf_json=kdfs.to_json(self.kdf))
+
     async def set_temporary(
         self,
         number: str,
@@ -151,23 +127,46 @@ class CredentialStore:
     ) -> None:
         """Store (replacing any previous one); returns once Redis acknowledged the write.
 
+        `prepare` then `set_prepared`, with the numbers checked before the slow derivation.
+        """
+        keys.checked(number)
+        keys.contract(contract_number)
+        prepared = await self.prepare(password)
+        await self.set_prepared(
+            number, prepared, unit=unit, contract_number=contract_number, set_by=set_by,
+            call_id=call_id,
+        )  # fmt: skip
+
+    async def set_prepared(
+        self,
+        number: str,
+        prepared: Prepared,
+        *,
+        unit: Unit,
+        contract_number: str,
+        set_by: str,
+        call_id: str,
+    ) -> None:
+        """Write a prepared verifier as the number's temporary password; returns once
+        acknowledged.
+
         The record is written first, then the contract's unit: a failure between the two
         raises StoreUnavailable, so the caller never hears "done" for a half-done change.
         With `replicas`, it returns only once that many replicas hold both writes (`WAIT` on
         the connection that wrote them); otherwise StoreUnavailable, though the primary may
         keep the record: unconfirmed, never acknowledged.
         """
-        if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
-            raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
         unit = Unit(unit)
         keys.checked(number)
-        keys.contract(contract_number)  # checked before the slow derivation
-        salt = new_salt()
-        verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
+        keys.contract(contract_number)
+        if prepared.kdf_json != kdfs.to_json(self.kdf):
+            raise ValueError("the verifier was prepared with other KDF parameters")
         with unavailable_on_error("set_temporary"):
             async with self._redis.client() as conn:  # WAIT counts this connection's writes
-                fields = {"unit": unit.value, "set_by": set_by, "call_id": call_id,
-                          "salt": salt.hex(), "verifier": verifier.hex()}  # fmt: skip
+                fields = {
+                    "unit": unit.value, "set_by": set_by, "call_id": call_id,
+                    "salt": prepared.salt.hex(), "verifier": prepared.verifier.hex(),
+                }  # fmt: skip
                 await self._write_set(conn, number, contract_number, fields)
                 if self._replicas:
                     acked = await conn.execute_command(
@@ -278,24 +277,7 @@ class CredentialStore:
         fields = {text(k): text(v) for k, v in raw.items()}
         if not fields or fields.get("kind") != "tpw":
             return None
-        now = self._now_ms()
-        if now >= int(fields["purge_at"]):
-            return None
-        state = TpwState(fields["state"])
-        expires = int(fields["expires"])
-        if state is TpwState.VALID and now >= expires:
-            state = TpwState.EXPIRED
-        return TpwRecord(
-            number=fields["number"],
-            unit=Unit(fields["unit"]),
-            contract_number=fields["contract"],
-            set_by=fields["set_by"],
-            call_id=fields["call_id"],
-            created_at=ms_to_datetime(int(fields["created"])),
-            expires_at=ms_to_datetime(expires),
-            failures=int(fields["failures"]),
-            state=state,
-        )
+        return TpwRecord.from_fields(fields, self._now_ms())
 
     async def contract_unit(self, contract_number: str) -> Unit | None:
         """The contract's authentication unit: the one chosen at its latest set."""
