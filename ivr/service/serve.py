@@ -58,7 +58,9 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
     )
     redis = connect(settings.redis_url, password=settings.redis_password())
     directory = Directory.from_url(settings.database_url)
-    admission = Admission(settings.max_calls, max_rate=settings.max_calls_per_s)
+    admission = Admission(
+        settings.max_calls, max_rate=settings.max_calls_per_s, burst=settings.max_calls_burst
+    )
     service = handlers.Service(
         directory=AsyncDirectory(directory),
         store=CredentialStore(
