@@ -83,6 +83,8 @@ def dialplan_values(
         "outcome_var": var.OUTCOME,
         "outcome_error": var.OUTCOME_ERROR,
         "refuse_var": var.REFUSE_STATUS,
+        "step_var": var.STEP,
+        "keys_var": var.KEYS,
         "call_end_script": var.CALL_END_SCRIPT,
         "early_media": "1" if settings.early_media else "0",
         # the state dir is mounted at /ivr inside Asterisk's root

@@ -29,7 +29,9 @@ REJECTION_OF = {
     Outcome.REJECTED_CAPACITY: "capacity",
 }
 # Commands that wait for the caller (prompts, key entry) are not AGI turnaround.
-_CALLER_PACED = frozenset({"STREAM FILE", "EXEC", "WAIT FOR DIGIT", "SAY DIGITS", "GET DATA"})
+_CALLER_PACED = frozenset(
+    {"STREAM FILE", "EXEC", "GOSUB", "WAIT FOR DIGIT", "SAY DIGITS", "GET DATA"}
+)
 
 
 @dataclass
