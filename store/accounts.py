@@ -139,12 +139,15 @@ class AccountStore(CredentialStore):
     ) -> tuple[LoginResult, str | None]:
         """A login and, when it logged in, the generation of the password it matched."""
         keys.checked(number)
+        derived = False  # one derivation an answer: a retry that finds nothing needs no dummy
         for _ in range(_RETRIES):
             with unavailable_on_error("login"):
                 begun = await self._run(account_scripts.LOGIN_BEGIN, number, actor=actor)
             if text(begun[0]) != "check":
-                await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
+                if not derived:
+                    await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
                 return LoginResult(LoginOutcome(text(begun[0]))), None
+            derived = True
             credential = Credential(text(begun[1]))
             gen, match = await self._compare(password, begun[2:6])
             temporary = credential is Credential.TEMPORARY

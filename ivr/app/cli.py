@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.set_defaults(func=_run)
     p_serve = sub.add_parser("serve", help="the FastAGI server alone, in the foreground")
     p_serve.set_defaults(func=lambda _a: serve.main([]))
+    sub.add_parser("api", help="the login service (HTTP/JSON) in the foreground (docs/api.md)")
     p_sounds = sub.add_parser("sounds", help="render the prompts from the catalog (cached)")
     p_sounds.add_argument("--force", action="store_true", help="render even when cached")
     p_sounds.set_defaults(func=_sounds)
@@ -128,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["api"]:  # the login service parses its own options (login/serve.py)
+        from login.serve import main as api_main  # noqa: PLC0415
+
+        return api_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
