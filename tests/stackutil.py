@@ -47,6 +47,7 @@ class Stack:
                 "IVR_REDIS_PORT": str(free_port()),
                 "IVR_METRICS_PORT": str(free_port()),
                 "IVR_ASTERISK_HTTP_PORT": str(free_port()),
+                "IVR_API_PORT": str(free_port()),
             }
         )
         env.pop("IVR_REDIS_URL", None)

@@ -25,7 +25,7 @@ ASTERISK_CONF = "/ivr/asterisk/etc/asterisk.conf"  # the state dir is mounted at
 AMI_USER = "ivr"
 # The dialplan's own backstop beyond the flow's maximum call duration.
 HARD_LIMIT_MARGIN_S = 60
-COMPONENTS = ("redis", "agi", "asterisk")  # start order; stopped in reverse
+COMPONENTS = ("redis", "agi", "api", "asterisk")  # start order; stopped in reverse
 
 
 class StackError(Exception):
@@ -209,6 +209,8 @@ def _ready(layout: Layout, name: str) -> bool:
         return probes.tcp_accepts("127.0.0.1", s.redis_port)
     if name == "agi":
         return probes.http_status(s.metrics_host, s.metrics_port, "/healthz") == 200
+    if name == "api":
+        return probes.http_status(*_api_address(), "/healthz") == 200
     return probes.sip_options(s.sip_host, s.sip_port) is not None
 
 
@@ -220,6 +222,7 @@ def _check_free(layout: Layout, name: str) -> None:
             not probes.tcp_port_free(s.agi_host, s.agi_port)
             or not probes.tcp_port_free(s.metrics_host, s.metrics_port)
         ),
+        "api": lambda: not probes.tcp_port_free(*_api_address()),
         "asterisk": lambda: (
             not probes.udp_port_free(s.sip_host, s.sip_port)
             or not probes.tcp_port_free("127.0.0.1", s.ami_port)
@@ -228,6 +231,14 @@ def _check_free(layout: Layout, name: str) -> None:
     }[name]
     if busy():
         raise StackError(f"{name}: its port is already in use (see `ivrctl stack status`)")
+
+
+def _api_address() -> tuple[str, int]:
+    """The login service's IVR_API_HOST/PORT (login/settings.py reads them, as it runs)."""
+    from login.settings import ApiSettings  # noqa: PLC0415
+
+    api = ApiSettings.from_env()
+    return api.host, api.port
 
 
 def _wanted(layout: Layout) -> list[str]:
@@ -241,6 +252,7 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     argv = {
         "redis": _redis_argv,
         "agi": lambda _l: [sys.executable, "-m", "ivr.app.serve", "--quiet"],
+        "api": lambda _l: [sys.executable, "-m", "login", "--quiet"],  # the login service
         "asterisk": asterisk_argv,
     }
     try:
@@ -306,6 +318,7 @@ def status(settings: Settings) -> list[str]:
     where = {
         "redis": f"redis://127.0.0.1:{s.redis_port}",
         "agi": f"agi://{s.agi_host}:{s.agi_port}, metrics http://{s.metrics_host}:{s.metrics_port}",
+        "api": "http://{}:{}/v1 (login service, docs/api.md)".format(*_api_address()),
         "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}, "
         f"metrics http://127.0.0.1:{s.asterisk_http_port}/metrics",
     }

@@ -57,8 +57,20 @@ function done(title, text) {
   show("screen-done");
 }
 
-$("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+// A form's handler; the body's data-answered is set once its answer is on the screen
+// (what a browser test waits for).
+function onSubmit(formId, handler) {
+  $(formId).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await handler();
+    } finally {
+      document.body.dataset.answered = "1";
+    }
+  });
+}
+
+onSubmit("login-form", async () => {
   const body = { number: $("number").value.trim(), password: $("password").value, show_tries_left: true };
   $("password").value = "";
   const data = await call("api/login", body);
@@ -78,8 +90,7 @@ $("login-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("change-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+onSubmit("change-form", async () => {
   const body = {
     number: loggedIn,
     current_password: $("current").value,
