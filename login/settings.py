@@ -74,3 +74,9 @@ class ApiSettings:
             client_rate=_number(env, "IVR_API_CLIENT_RATE", cls.client_rate),
             client_burst=max(1, int(_number(env, "IVR_API_CLIENT_BURST", cls.client_burst, int))),
         )
+
+
+def api_address(env: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """(IVR_API_HOST, IVR_API_PORT): where `ivrctl stack` probes the service it started."""
+    settings = ApiSettings.from_env(env)
+    return settings.host, settings.port

@@ -19,6 +19,7 @@ from ivr import dialplan_variables as var
 from ivr.app import probes, procs
 from ivr.app.secret_files import private_dir, read_or_create, write_private
 from ivr.app.settings import Settings
+from login.settings import api_address
 from sounds import render as sounds
 
 ASTERISK_CONF = "/ivr/asterisk/etc/asterisk.conf"  # the state dir is mounted at /ivr
@@ -210,7 +211,7 @@ def _ready(layout: Layout, name: str) -> bool:
     if name == "agi":
         return probes.http_status(s.metrics_host, s.metrics_port, "/healthz") == 200
     if name == "api":
-        return probes.http_status(*_api_address(), "/healthz") == 200
+        return probes.http_status(*api_address(), "/healthz") == 200
     return probes.sip_options(s.sip_host, s.sip_port) is not None
 
 
@@ -222,7 +223,7 @@ def _check_free(layout: Layout, name: str) -> None:
             not probes.tcp_port_free(s.agi_host, s.agi_port)
             or not probes.tcp_port_free(s.metrics_host, s.metrics_port)
         ),
-        "api": lambda: not probes.tcp_port_free(*_api_address()),
+        "api": lambda: not probes.tcp_port_free(*api_address()),
         "asterisk": lambda: (
             not probes.udp_port_free(s.sip_host, s.sip_port)
             or not probes.tcp_port_free("127.0.0.1", s.ami_port)
@@ -231,14 +232,6 @@ def _check_free(layout: Layout, name: str) -> None:
     }[name]
     if busy():
         raise StackError(f"{name}: its port is already in use (see `ivrctl stack status`)")
-
-
-def _api_address() -> tuple[str, int]:
-    """The login service's IVR_API_HOST/PORT (login/settings.py reads them, as it runs)."""
-    from login.settings import ApiSettings  # noqa: PLC0415
-
-    api = ApiSettings.from_env()
-    return api.host, api.port
 
 
 def _wanted(layout: Layout) -> list[str]:
@@ -318,7 +311,7 @@ def status(settings: Settings) -> list[str]:
     where = {
         "redis": f"redis://127.0.0.1:{s.redis_port}",
         "agi": f"agi://{s.agi_host}:{s.agi_port}, metrics http://{s.metrics_host}:{s.metrics_port}",
-        "api": "http://{}:{}/v1 (login service, docs/api.md)".format(*_api_address()),
+        "api": "http://{}:{}/v1 (login service, docs/api.md)".format(*api_address()),
         "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}, "
         f"metrics http://127.0.0.1:{s.asterisk_http_port}/metrics",
     }
