@@ -143,11 +143,7 @@ PW_CLEAR = _account(
     """
 local state = account_state()
 redis.call('DEL', account_key, account_verifier_key)
-local outcome = 'cleared'
-if state == 'none' then outcome = 'none' end
-audit('event', 'clear', 'number', number, 'outcome', outcome, 'actor', operator,
-  'credential', 'password', 'state', state)
-return state
+return audit_clear(state, operator, 'credential', 'password')
 """,
     "number",
     "operator",

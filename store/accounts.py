@@ -152,15 +152,8 @@ class AccountStore(CredentialStore):
             gen, match = await self._compare(password, begun[2:6])
             temporary = credential is Credential.TEMPORARY
             limit = MAX_FAILURES if temporary else self._pw_max_failures
-            with unavailable_on_error("login"):
-                finished = await self._run(
-                    scripts.FINISH if temporary else account_scripts.PW_FINISH,
-                    number,
-                    actor=actor,
-                    gen=gen,
-                    match="1" if match else "0",
-                    max_failures=limit,
-                )
+            source = scripts.FINISH if temporary else account_scripts.PW_FINISH
+            finished = await self._finish(source, number, actor, gen, match, limit)
             outcome = text(finished[0])
             if outcome == "retry":
                 continue

@@ -225,15 +225,7 @@ class CredentialStore:
                 await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
                 return VerifyOutcome(kind)
             gen, match = await self._compare(password, begun[1:5])
-            with unavailable_on_error("verify"):
-                finished = await self._run(
-                    scripts.FINISH,
-                    number,
-                    actor=actor,
-                    gen=gen,
-                    match="1" if match else "0",
-                    max_failures=MAX_FAILURES,
-                )
+            finished = await self._finish(scripts.FINISH, number, actor, gen, match, MAX_FAILURES)
             outcome = text(finished[0])
             if outcome != "retry":
                 return VerifyOutcome(outcome)
@@ -248,6 +240,20 @@ class CredentialStore:
             password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json)
         )
         return gen, matches(candidate, bytes.fromhex(verifier_hex))
+
+    async def _finish(
+        self, source: scripts.Script, number: str, actor: str, gen: str, match: bool, limit: int
+    ) -> Any:
+        """The second half of a check: the comparison applied if gen is still the record's."""
+        with unavailable_on_error("verify"):
+            return await self._run(
+                source,
+                number,
+                actor=actor,
+                gen=gen,
+                match="1" if match else "0",
+                max_failures=limit,
+            )
 
     async def consume(self, number: str, *, actor: str = "web") -> bool:
         """The web site set the real password: the temporary one stops working.

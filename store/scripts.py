@@ -118,6 +118,15 @@ local function consume_now(actor)
   redis.call('PEXPIRE', record_key, retain)
   audit('event', 'consume', 'number', number, 'outcome', 'consumed', 'actor', actor)
 end
+
+-- An operator's clear of a record found in `state` (extra audit fields may follow).
+local function audit_clear(state, operator, ...)
+  local outcome = 'cleared'
+  if state == 'none' then outcome = 'none' end
+  audit('event', 'clear', 'number', number, 'outcome', outcome, 'actor', operator,
+    'state', state, ...)
+  return state
+end
 """
 
 
@@ -225,11 +234,7 @@ CLEAR = _credential(
     """
 local state = settle()
 redis.call('DEL', record_key, verifier_key)
-local outcome = 'cleared'
-if state == 'none' then outcome = 'none' end
-audit('event', 'clear', 'number', number, 'outcome', outcome, 'actor', operator,
-  'state', state)
-return state
+return audit_clear(state, operator)
 """,
     "number",
     "operator",
