@@ -4,6 +4,7 @@ reference login page's screens as the tests use them."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ WAIT_S = 20.0
 def chromium(profile: Path) -> Iterator[WebDriver]:
     """Headless Chromium with a profile of its own; chromedriver and the browser stopped after
     (checked by pid). Binary and driver paths are given, so Selenium downloads nothing."""
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
