@@ -85,6 +85,14 @@ class CredentialStore:
             + (scripts.CLEAR, scripts.UNIT)
         }
 
+    def _keys(self, number: str) -> dict[str, str]:
+        """Every key of number's slot a credential script may take, by its KEYS name."""
+        return {
+            "record_key": keys.tpw(number),
+            "verifier_key": keys.tpw_verifier(number),
+            "audit_key": keys.audit(number),
+        }
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
@@ -98,11 +106,8 @@ class CredentialStore:
     ) -> Any:
         """A credential script on number's keys; the time and the limits are added here."""
         now_ms = self._now_ms() if now_ms is None else now_ms
-        record_keys = source.key_list(
-            record_key=keys.tpw(number),
-            verifier_key=keys.tpw_verifier(number),
-            audit_key=keys.audit(number),
-        )
+        named = self._keys(number)
+        record_keys = source.key_list(**{name: named[name] for name in source.keys})
         argv = source.arg_list(now_ms=now_ms, number=number, **args, **self._tail)
         return await self._scripts[source](keys=record_keys, args=argv, client=client)
 
@@ -223,27 +228,37 @@ class CredentialStore:
                     password, self._dummy_salt, self._pepper, self.kdf, self._executor
                 )
                 return VerifyOutcome(kind)
-            gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in begun[1:5])
-            if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
-                raise StoreError("verify: record without generation or verifier")
-            params = kdfs.from_json(kdf_json)
-            candidate = await derive_async(
-                password, bytes.fromhex(salt_hex), self._pepper, params, self._executor
-            )
-            match = matches(candidate, bytes.fromhex(verifier_hex))
-            with unavailable_on_error("verify"):
-                finished = await self._run(
-                    scripts.FINISH,
-                    number,
-                    actor=actor,
-                    gen=gen,
-                    match="1" if match else "0",
-                    max_failures=MAX_FAILURES,
-                )
+            gen, match = await self._compare(password, begun[1:5])
+            finished = await self._finish(scripts.FINISH, number, actor, gen, match, MAX_FAILURES)
             outcome = text(finished[0])
             if outcome != "retry":
                 return VerifyOutcome(outcome)
         raise StoreError("verify: the record kept changing; try again")
+
+    async def _compare(self, password: str, handed_out: list[Any]) -> tuple[str, bool]:
+        """(gen, whether password matches) from a BEGIN's gen, kdf, salt and verifier."""
+        gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in handed_out)
+        if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
+            raise StoreError("verify: record without generation or verifier")
+        candidate = await derive_async(
+            password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json),
+            self._executor,
+        )  # fmt: skip
+        return gen, matches(candidate, bytes.fromhex(verifier_hex))
+
+    async def _finish(
+        self, source: scripts.Script, number: str, actor: str, gen: str, match: bool, limit: int
+    ) -> Any:
+        """The second half of a check: the comparison applied if gen is still the record's."""
+        with unavailable_on_error("verify"):
+            return await self._run(
+                source,
+                number,
+                actor=actor,
+                gen=gen,
+                match="1" if match else "0",
+                max_failures=limit,
+            )
 
     async def consume(self, number: str, *, actor: str = "web") -> bool:
         """The web site set the real password: the temporary one stops working.

@@ -34,6 +34,7 @@ class Stack:
                 "IVR_REDIS_PORT": str(free_port(taken)),
                 "IVR_METRICS_PORT": str(free_port(taken)),
                 "IVR_ASTERISK_HTTP_PORT": str(free_port(taken)),
+                "IVR_API_PORT": str(free_port(taken)),
             }
         )
         env.pop("IVR_REDIS_URL", None)
