@@ -26,8 +26,8 @@ from redis.asyncio import Redis
 from store import account_scripts, keys, scripts
 from store import kdf as kdfs
 from store.credentials import MAX_FAILURES, CredentialStore
-from store.records import ms_to_datetime
 from store.kdf import derive_async, new_salt
+from store.records import ms_to_datetime
 from store.redisconn import text, unavailable_on_error
 from store.types import StoreError
 
