@@ -13,7 +13,7 @@ from store.kdf import derivations_total
 
 
 class _Derivations(Collector):
-    """Every Argon2id/scrypt derivation this process ran: the CPU a flood cost."""
+    """Every Argon2id derivation this process ran: the CPU a flood cost."""
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         yield CounterMetricFamily(

@@ -23,8 +23,6 @@ def _from_formula(vector: dict) -> bytes:
     keyed = hmac.new(bytes.fromhex(vector["pepper_hex"]), vector["password"].encode(),
                      hashlib.sha256).digest()  # fmt: skip
     p, salt = vector["kdf"], bytes.fromhex(vector["salt_hex"])
-    if p["alg"] == "hmac-sha256+scrypt":
-        return hashlib.scrypt(keyed, salt=salt, n=p["n"], r=p["r"], p=p["p"], dklen=p["dklen"])
     return hash_secret_raw(keyed, salt, time_cost=p["time_cost"], memory_cost=p["memory_kib"],
                            parallelism=p["parallelism"], hash_len=p["dklen"], type=Type.ID,
                            version=p["version"])  # fmt: skip
@@ -42,9 +40,9 @@ def test_vector(vector):
     assert _from_formula(vector) == expected
 
 
-def test_vectors_cover_the_default_and_the_legacy_kdf():
+def test_vectors_cover_the_default_kdf():
     algs = [v["kdf"]["alg"] for v in VECTORS]
-    assert algs.count("hmac-sha256+argon2id") >= 3 and "hmac-sha256+scrypt" in algs
+    assert algs.count("hmac-sha256+argon2id") >= 3 and set(algs) == {"hmac-sha256+argon2id"}
     assert kdf.to_json(kdf.Argon2idParams()) in {
         json.dumps(v["kdf"], sort_keys=True, separators=(",", ":")) for v in VECTORS
     }
