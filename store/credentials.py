@@ -5,6 +5,10 @@ the slow verifier is computed in a thread between two scripts, and the second sc
 applies the result if the record is still the generation the first one handed out. A
 verify that finds no live password derives a dummy verifier at the same cost, so how long
 it takes does not tell whether a number has one.
+
+`timer(operation)`, when given, is a context manager around each part of the work: "kdf"
+(a derivation) apart from the Redis round trips ("redis_set", "redis_verify", ...), so a
+service can time them without this library knowing its metrics.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +76,10 @@ def ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def _untimed(_operation: str) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
 class CredentialStore:
     """set / verify / consume / show / clear of one temporary password per login number."""
 
@@ -87,6 +96,7 @@ class CredentialStore:
         audit_ttl_s: float = 400 * 86400,
         replicas: int = 0,
         replica_timeout_ms: int = 1000,
+        timer: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> None:
         if len(pepper) < 16:
             raise ValueError("the pepper must be at least 16 bytes")
@@ -102,6 +112,7 @@ class CredentialStore:
         self._redis = redis
         self._pepper = pepper
         self._clock = clock
+        self._timer = timer or _untimed
         self._validity_ms = int(validity_s * 1000)
         self._tail = {
             "audit_max": audit_max,
@@ -160,8 +171,9 @@ class CredentialStore:
         keys.checked(number)
         keys.contract(contract_number)  # checked before the slow derivation
         salt = new_salt()
-        verifier = await derive_async(password, salt, self._pepper, self.kdf)
-        with unavailable_on_error("set_temporary"):
+        with self._timer("kdf"):
+            verifier = await derive_async(password, salt, self._pepper, self.kdf)
+        with self._timer("redis_set"), unavailable_on_error("set_temporary"):
             async with self._redis.client() as conn:  # WAIT counts this connection's writes
                 fields = {"unit": unit.value, "set_by": set_by, "call_id": call_id,
                           "salt": salt.hex(), "verifier": verifier.hex()}  # fmt: skip
@@ -213,20 +225,22 @@ class CredentialStore:
         """
         keys.checked(number)
         for _ in range(_RETRIES):
-            with unavailable_on_error("verify"):
+            with self._timer("redis_verify"), unavailable_on_error("verify"):
                 begun = await self._run(scripts.BEGIN, number, actor=actor)
             kind = text(begun[0])
             if kind != "check":
-                await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
+                with self._timer("kdf"):
+                    await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
                 return VerifyOutcome(kind)
             gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in begun[1:5])
             if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
                 raise StoreError("verify: record without generation or verifier")
-            candidate = await derive_async(
-                password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json)
-            )
+            with self._timer("kdf"):
+                candidate = await derive_async(
+                    password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json)
+                )
             match = matches(candidate, bytes.fromhex(verifier_hex))
-            with unavailable_on_error("verify"):
+            with self._timer("redis_verify"), unavailable_on_error("verify"):
                 finished = await self._run(
                     scripts.FINISH,
                     number,
@@ -245,13 +259,13 @@ class CredentialStore:
 
         True when a valid temporary password was consumed, False when there was none.
         """
-        with unavailable_on_error("consume"):
+        with self._timer("redis_consume"), unavailable_on_error("consume"):
             found = await self._run(scripts.CONSUME, number, actor=actor)
         return text(found) == "valid"
 
     async def clear(self, number: str, *, operator: str) -> bool:
         """An operator removes the record (whatever its state). True when there was one."""
-        with unavailable_on_error("clear"):
+        with self._timer("redis_clear"), unavailable_on_error("clear"):
             found = await self._run(scripts.CLEAR, number, operator=operator)
         return text(found) != "none"
 
@@ -267,7 +281,7 @@ class CredentialStore:
 
     async def show(self, number: str) -> TpwRecord | None:
         """The record as the web site and operators may see it, or None."""
-        with unavailable_on_error("show"):
+        with self._timer("redis_show"), unavailable_on_error("show"):
             raw = await self._redis.hgetall(keys.tpw(number))
         fields = {text(k): text(v) for k, v in raw.items()}
         if not fields or fields.get("kind") != "tpw":

@@ -21,6 +21,7 @@ from prometheus_client import (
 )
 
 from ivr.service.labels import (
+    CONNECTION_REFUSALS,
     OUTCOMES,
     REJECTION_REASONS,
     STEPS,
@@ -51,7 +52,10 @@ class Metrics:
             "ivr_strikes", "Wrong entries by step and reason", ["step", "reason"], registry=reg
         )
         self.rejections = Counter(
-            "ivr_rejections", "Calls refused before answer, by reason", ["reason"], registry=reg
+            "ivr_rejections",
+            "Calls refused before answer and FastAGI connections refused, by reason",
+            ["reason"],
+            registry=reg,
         )
         self.agi_command = Histogram(
             "ivr_agi_command_seconds",
@@ -97,6 +101,10 @@ class Metrics:
 
     def rejection(self, reason: object) -> None:
         self.rejections.labels(reason=_check(reason, REJECTION_REASONS, "reason")).inc()
+
+    def connection_refused(self, reason: str) -> None:
+        """agi.server's on_refused: a FastAGI connection refused ("address", "secret", ...)."""
+        self.rejection(CONNECTION_REFUSALS[reason])
 
     @contextmanager
     def time_agi_command(self) -> Iterator[None]:
