@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from panoramisk import Manager
 
 from ivr.config.settings import Settings
 from ivr.deploy import probes, procs
@@ -28,7 +27,7 @@ from ivr.deploy.stack import Layout, prepare_asterisk
 from tests.e2e.rawsip import RawCall
 from tests.e2e.test_refusals import assert_refused_with_text
 from tests.promutil import changes, scrape
-from tests.stackutil import REPO, Stack, free_port
+from tests.stackutil import REPO, Stack, free_port, running
 
 pytestmark = pytest.mark.e2e
 
@@ -75,16 +74,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 async def reload_dialplan(stack: Stack) -> None:
-    secret = (stack.state_dir / "ami-secret").read_text().strip()
-    manager = Manager(
-        loop=asyncio.get_running_loop(),
-        host="127.0.0.1",
-        port=int(stack.env["IVR_AMI_PORT"]),
-        username="ivr",
-        secret=secret,
-        reconnect_timeout=0,
-    )
-    await asyncio.wait_for(manager.connect(), 10)
+    manager = await stack.ami()
     try:
         reply = await asyncio.wait_for(
             manager.send_action({"Action": "Reload", "Module": "pbx_config"}), 10
@@ -97,22 +87,15 @@ async def reload_dialplan(stack: Stack) -> None:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """(stack, B's env): the stack's dialplan tries A, then B."""
-    s = Stack.new(tmp_path_factory.mktemp("agi-cap"), IVR_AGI_MAX_CALLS="1")
-    proc = None
-    try:
-        s.up()
-        csv = tmp_path_factory.mktemp("dir") / "subscribers.csv"
-        csv.write_text(SUBSCRIBERS)
-        s.ivrctl("subscribers", "import", str(csv))
+    with running(tmp_path_factory.mktemp("agi-cap"), SUBSCRIBERS, IVR_AGI_MAX_CALLS="1") as s:
         proc, b_env = second_server(s, tmp_path_factory.mktemp("b") / "state")
-        order = [f"127.0.0.1:{s.env['IVR_AGI_PORT']}", f"127.0.0.1:{b_env['IVR_AGI_PORT']}"]
-        prepare_asterisk(Layout(Settings.from_env(s.env)), agi_servers=order)
-        asyncio.run(reload_dialplan(s))
-        yield s, b_env
-    finally:
-        if proc is not None:
+        try:
+            order = [f"127.0.0.1:{s.env['IVR_AGI_PORT']}", f"127.0.0.1:{b_env['IVR_AGI_PORT']}"]
+            prepare_asterisk(Layout(Settings.from_env(s.env)), agi_servers=order)
+            asyncio.run(reload_dialplan(s))
+            yield s, b_env
+        finally:
             stop(proc)
-        s.down()
 
 
 def ends(log: Path, caller: str) -> list[dict]:

@@ -25,7 +25,7 @@ from tests.e2e.test_calls import keys
 from tests.e2e.test_refusals import assert_refused_with_text
 from tests.e2e.test_security import raw_agi_attack
 from tests.promutil import Samples, changes, scrape
-from tests.stackutil import Stack
+from tests.stackutil import Stack, running
 
 pytestmark = pytest.mark.e2e
 
@@ -45,20 +45,10 @@ COUNTERS = {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    s = Stack.new(
-        tmp_path_factory.mktemp("metrics"),
-        IVR_AGI_ALLOW="127.0.0.1/32",
-        IVR_MAX_CALLS="1",
-        IVR_MAX_CALLS_PER_S="0",
-    )
-    try:
-        s.up()
-        csv = tmp_path_factory.mktemp("dir") / "subscribers.csv"
-        csv.write_text(SUBSCRIBERS)
-        s.ivrctl("subscribers", "import", str(csv))
+    caps = {"IVR_MAX_CALLS": "1", "IVR_MAX_CALLS_PER_S": "0"}
+    state = tmp_path_factory.mktemp("metrics")
+    with running(state, SUBSCRIBERS, IVR_AGI_ALLOW="127.0.0.1/32", **caps) as s:
         yield s
-    finally:
-        s.down()
 
 
 def metrics(stack: Stack) -> Samples:
