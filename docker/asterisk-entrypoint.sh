@@ -41,6 +41,7 @@ set -- "$@" \
     outcome_error error_internal \
     refuse_var IVR_REFUSE \
     call_end_script call-end \
+    busy_var IVR_AGI_BUSY \
     early_media "${IVR_EARLY_MEDIA:-1}" \
     calls_log /ivr/logs/calls.jsonl
 mode=${1:-}
