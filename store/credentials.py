@@ -17,9 +17,8 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -29,12 +28,13 @@ from store import kdf as kdfs
 from store import keys, scripts
 from store.audit import AuditEntry, read_audit
 from store.kdf import Argon2idParams, derive_async, matches, new_salt
+from store.records import TpwRecord
 from store.redisconn import text, unavailable_on_error
 from store.types import (
     PASSWORD_LENGTH,
+    Prepared,
     StoreError,
     StoreUnavailable,
-    TpwState,
     Unit,
     VerifyOutcome,
 )
@@ -42,38 +42,6 @@ from store.types import (
 MAX_FAILURES = 3
 _PASSWORD = re.compile(f"[0-9]{{{PASSWORD_LENGTH}}}")
 _RETRIES = 8
-
-
-@dataclass(frozen=True)
-class TpwRecord:
-    """What may be shown about a temporary password: never the password or its verifier."""
-
-    number: str
-    unit: Unit
-    contract_number: str
-    set_by: str
-    call_id: str
-    created_at: datetime
-    expires_at: datetime
-    failures: int
-    state: TpwState
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "unit": self.unit.value,
-            "contract_number": self.contract_number,
-            "set_by": self.set_by,
-            "call_id": self.call_id,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "failures": self.failures,
-            "state": self.state.value,
-        }
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def _untimed(_operation: str) -> AbstractContextManager[object]:
@@ -96,6 +64,7 @@ class CredentialStore:
         audit_ttl_s: float = 400 * 86400,
         replicas: int = 0,
         replica_timeout_ms: int = 1000,
+        executor: Executor | None = None,
         timer: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> None:
         if len(pepper) < 16:
@@ -109,10 +78,11 @@ class CredentialStore:
         if not isinstance(kdf, Argon2idParams):
             raise TypeError("new temporary passwords are always derived with Argon2id")
         self.kdf = kdf
+        self._executor = executor  # where derivations run (store.kdf.derive_async)
+        self._timer = timer or _untimed
         self._redis = redis
         self._pepper = pepper
         self._clock = clock
-        self._timer = timer or _untimed
         self._validity_ms = int(validity_s * 1000)
         self._tail = {
             "audit_max": audit_max,
@@ -147,6 +117,16 @@ class CredentialStore:
         argv = source.arg_list(now_ms=now_ms, number=number, **args, **self._tail)
         return await self._scripts[source](keys=record_keys, args=argv, client=client)
 
+    async def prepare(self, password: str) -> Prepared:
+        """The salt and verifier of a new temporary password: the slow part of a set, which
+        the IVR starts while the caller keys the confirmation (ValueError if not 8 digits)."""
+        if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
+            raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
+        salt = new_salt()
+        with self._timer("kdf"):
+            verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
+        return Prepared(salt=salt, verifier=verifier, kdf_json=kdfs.to_json(self.kdf))
+
     async def set_temporary(
         self,
         number: str,
@@ -159,24 +139,46 @@ class CredentialStore:
     ) -> None:
         """Store (replacing any previous one); returns once Redis acknowledged the write.
 
+        `prepare` then `set_prepared`, with the numbers checked before the slow derivation.
+        """
+        keys.checked(number)
+        keys.contract(contract_number)
+        prepared = await self.prepare(password)
+        await self.set_prepared(
+            number, prepared, unit=unit, contract_number=contract_number, set_by=set_by,
+            call_id=call_id,
+        )  # fmt: skip
+
+    async def set_prepared(
+        self,
+        number: str,
+        prepared: Prepared,
+        *,
+        unit: Unit,
+        contract_number: str,
+        set_by: str,
+        call_id: str,
+    ) -> None:
+        """Write a prepared verifier as the number's temporary password; returns once
+        acknowledged.
+
         The record is written first, then the contract's unit: a failure between the two
         raises StoreUnavailable, so the caller never hears "done" for a half-done change.
         With `replicas`, it returns only once that many replicas hold both writes (`WAIT` on
         the connection that wrote them); otherwise StoreUnavailable, though the primary may
         keep the record: unconfirmed, never acknowledged.
         """
-        if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
-            raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
         unit = Unit(unit)
         keys.checked(number)
-        keys.contract(contract_number)  # checked before the slow derivation
-        salt = new_salt()
-        with self._timer("kdf"):
-            verifier = await derive_async(password, salt, self._pepper, self.kdf)
+        keys.contract(contract_number)
+        if prepared.kdf_json != kdfs.to_json(self.kdf):
+            raise ValueError("the verifier was prepared with other KDF parameters")
         with self._timer("redis_set"), unavailable_on_error("set_temporary"):
             async with self._redis.client() as conn:  # WAIT counts this connection's writes
-                fields = {"unit": unit.value, "set_by": set_by, "call_id": call_id,
-                          "salt": salt.hex(), "verifier": verifier.hex()}  # fmt: skip
+                fields = {
+                    "unit": unit.value, "set_by": set_by, "call_id": call_id,
+                    "salt": prepared.salt.hex(), "verifier": prepared.verifier.hex(),
+                }  # fmt: skip
                 await self._write_set(conn, number, contract_number, fields)
                 if self._replicas:
                     acked = await conn.execute_command(
@@ -230,14 +232,17 @@ class CredentialStore:
             kind = text(begun[0])
             if kind != "check":
                 with self._timer("kdf"):
-                    await derive_async(password, self._dummy_salt, self._pepper, self.kdf)
+                    await derive_async(
+                        password, self._dummy_salt, self._pepper, self.kdf, self._executor
+                    )
                 return VerifyOutcome(kind)
             gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in begun[1:5])
             if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
                 raise StoreError("verify: record without generation or verifier")
+            params = kdfs.from_json(kdf_json)
             with self._timer("kdf"):
                 candidate = await derive_async(
-                    password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json)
+                    password, bytes.fromhex(salt_hex), self._pepper, params, self._executor
                 )
             match = matches(candidate, bytes.fromhex(verifier_hex))
             with self._timer("redis_verify"), unavailable_on_error("verify"):
@@ -286,24 +291,7 @@ class CredentialStore:
         fields = {text(k): text(v) for k, v in raw.items()}
         if not fields or fields.get("kind") != "tpw":
             return None
-        now = self._now_ms()
-        if now >= int(fields["purge_at"]):
-            return None
-        state = TpwState(fields["state"])
-        expires = int(fields["expires"])
-        if state is TpwState.VALID and now >= expires:
-            state = TpwState.EXPIRED
-        return TpwRecord(
-            number=fields["number"],
-            unit=Unit(fields["unit"]),
-            contract_number=fields["contract"],
-            set_by=fields["set_by"],
-            call_id=fields["call_id"],
-            created_at=ms_to_datetime(int(fields["created"])),
-            expires_at=ms_to_datetime(expires),
-            failures=int(fields["failures"]),
-            state=state,
-        )
+        return TpwRecord.from_fields(fields, self._now_ms())
 
     async def contract_unit(self, contract_number: str) -> Unit | None:
         """The contract's authentication unit: the one chosen at its latest set."""

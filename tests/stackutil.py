@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,23 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadgen.ports import free_port
+
 IVRCTL = [sys.executable, "-m", "ivr.cli"]
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free for both TCP and UDP right now (the kernel picks it)."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
-        with socket.socket(socket.AF_INET, other) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
 
 
 @dataclass
@@ -42,15 +28,16 @@ class Stack:
     @classmethod
     def new(cls, state_dir: Path, **extra: str) -> Stack:
         env = dict(os.environ)
+        taken: set[int] = set()  # six distinct ports
         env.update(
             {
                 "IVR_STATE_DIR": str(state_dir),
-                "IVR_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
-                "IVR_AGI_PORT": str(free_port()),
-                "IVR_AMI_PORT": str(free_port()),
-                "IVR_REDIS_PORT": str(free_port()),
-                "IVR_METRICS_PORT": str(free_port()),
-                "IVR_ASTERISK_HTTP_PORT": str(free_port()),
+                "IVR_SIP_PORT": str(free_port(taken)),
+                "IVR_AGI_PORT": str(free_port(taken)),
+                "IVR_AMI_PORT": str(free_port(taken)),
+                "IVR_REDIS_PORT": str(free_port(taken)),
+                "IVR_METRICS_PORT": str(free_port(taken)),
+                "IVR_ASTERISK_HTTP_PORT": str(free_port(taken)),
             }
         )
         env.pop("IVR_REDIS_URL", None)

@@ -19,6 +19,7 @@ from ivr.config import variables as var
 from ivr.config.secret_files import private_dir, read_or_create, write_private
 from ivr.config.settings import Settings
 from ivr.deploy import probes, procs
+from loadgen import ports
 from sounds import render as sounds
 
 ASTERISK_CONF = "/ivr/asterisk/etc/asterisk.conf"  # the state dir is mounted at /ivr
@@ -215,15 +216,15 @@ def _ready(layout: Layout, name: str) -> bool:
 def _check_free(layout: Layout, name: str) -> None:
     s = layout.settings
     busy = {
-        "redis": lambda: not probes.tcp_port_free("127.0.0.1", s.redis_port),
+        "redis": lambda: not ports.tcp_free("127.0.0.1", s.redis_port),
         "agi": lambda: (
-            not probes.tcp_port_free(s.agi_host, s.agi_port)
-            or not probes.tcp_port_free(s.metrics_host, s.metrics_port)
+            not ports.tcp_free(s.agi_host, s.agi_port)
+            or not ports.tcp_free(s.metrics_host, s.metrics_port)
         ),
         "asterisk": lambda: (
-            not probes.udp_port_free(s.sip_host, s.sip_port)
-            or not probes.tcp_port_free("127.0.0.1", s.ami_port)
-            or not probes.tcp_port_free("127.0.0.1", s.asterisk_http_port)
+            not ports.udp_free(s.sip_host, s.sip_port)
+            or not ports.tcp_free("127.0.0.1", s.ami_port)
+            or not ports.tcp_free("127.0.0.1", s.asterisk_http_port)
         ),
     }[name]
     if busy():

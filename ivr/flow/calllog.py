@@ -1,4 +1,4 @@
-"""The call log's events: what a call logs and with which fields (interfaces.md).
+"""The call log's events: what a call logs and with which fields (docs/interfaces.md).
 
 Operators tail it and tools parse it: each call ends with exactly one `call.end` line. No
 line may hold a password or keyed digits: the flow never passes them (and the sink, in
@@ -23,7 +23,7 @@ def _logger() -> Any:
 
 @dataclass(frozen=True)
 class CallEnd:
-    """A `call.end` line: exactly the fields of interfaces.md, in their order."""
+    """A `call.end` line: exactly the fields of docs/interfaces.md, in their order."""
 
     call_id: str
     caller: str | None

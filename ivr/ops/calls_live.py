@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from agi.ami import AmiError, list_channels
 from ivr.config import variables as var
 from ivr.config.secret_files import read_secret
 from ivr.config.settings import Settings
+from ivr.ops.ami import AmiError, list_channels
 
 AMI_HOST = "127.0.0.1"  # manager.conf binds loopback only
 FLOW_CONTEXT = "tmp-password"  # extensions.conf: the context a call sits in while in the flow

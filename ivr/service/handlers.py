@@ -8,7 +8,6 @@ server refusing it at IVR_AGI_MAX_CALLS), so every call leaves exactly one line.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from agi.server import AgiCall
@@ -129,7 +128,3 @@ def call_end(service: Service):
         service.call_ended(info, result, counted=outcome is Outcome.REJECTED_CAPACITY)
 
     return handle
-
-
-def started_ms() -> int:
-    return int(time.time() * 1000)

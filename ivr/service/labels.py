@@ -1,4 +1,4 @@
-"""The closed sets metric labels and operators' tools rely on (shared/spec/interfaces.md).
+"""The closed sets metric labels and operators' tools rely on (docs/interfaces.md).
 
 Outcomes, steps and strike reasons are the flow's own enums: one source. The rejection
 reasons and store operations are the metrics' own vocabulary.

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the FastAGI server (names: shared/spec/interfaces.md, "Metrics").
+"""Prometheus metrics of the FastAGI server (names: docs/interfaces.md, "Metrics").
 
 Every label value comes from a closed set checked here, so no caller number, target or
 digit can ever reach a label: an unknown value is a programming error (ValueError), caught
@@ -8,6 +8,7 @@ by the tests rather than exported. Every labelled series exists from the start a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,9 +117,15 @@ class Metrics:
 
     @contextmanager
     def time_store(self, operation: str) -> Iterator[None]:
+        """Failures are timed too; work abandoned (cancelled: a hang-up, a mismatch while the
+        first entry's verifier was prepared) is not a duration of the operation."""
         hist = self.store.labels(operation=_check(operation, STORE_OPERATIONS, "operation"))
         start = time.perf_counter()
         try:
             yield
-        finally:
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
             hist.observe(time.perf_counter() - start)
+            raise
+        hist.observe(time.perf_counter() - start)

@@ -24,6 +24,7 @@ from ivr.config.secret_files import read_or_create
 from ivr.config.settings import Settings
 from ivr.service import handlers
 from ivr.service.admission import Admission
+from ivr.service.kdf_pool import low_priority_pool
 from ivr.service.logsink import configure_logging, reopen_on_sighup
 from ivr.service.metrics import Metrics
 from ivr.service.metrics_http import MetricsServer
@@ -58,7 +59,9 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
     )
     redis = connect(settings.redis_url, password=settings.redis_password())
     directory = Directory.from_url(settings.database_url)
-    admission = Admission(settings.max_calls, max_rate=settings.max_calls_per_s)
+    admission = Admission(
+        settings.max_calls, max_rate=settings.max_calls_per_s, burst=settings.max_calls_burst
+    )
     service = handlers.Service(
         directory=TimedDirectory(AsyncDirectory(directory), metrics),
         store=CredentialStore(
@@ -67,6 +70,7 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
             replicas=settings.redis_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
             timer=metrics.time_store,
+            executor=low_priority_pool(),
         ),
         limiter=TimedLimiter(CallLimiter(redis, settings.limits), metrics),
         timing=settings.timing,

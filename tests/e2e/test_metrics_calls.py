@@ -3,10 +3,11 @@
 `ivrctl stack up` on free ports (IVR_AGI_ALLOW=127.0.0.1/32, IVR_MAX_CALLS=1); a SIPp
 dial-in that sets a password after one wrong menu key, a TCP connection to the FastAGI port
 from 127.0.0.2, a FastAGI client without the secret, a call over IVR_MAX_CALLS, then (the
-FastAGI server alone restarted with IVR_MAX_CALLS_PER_S=1) a call over the rate. /metrics
-is scraped before and after each, and every series must have moved by exactly what the
-calls did: `ivr_calls_total{outcome}`, `ivr_calls_in_progress`, `ivr_strikes_total`,
-`ivr_rejections_total{reason}`, `ivr_agi_command_seconds`, `ivr_store_seconds{operation}`.
+FastAGI server alone restarted with IVR_MAX_CALLS_PER_S=1, IVR_MAX_CALLS_BURST=1) a call over
+the rate. /metrics is scraped before and after each, and every series must have moved by
+exactly what the calls did: `ivr_calls_total{outcome}`, `ivr_calls_in_progress`,
+`ivr_strikes_total`, `ivr_rejections_total{reason}`, `ivr_agi_command_seconds`,
+`ivr_store_seconds{operation}`.
 IVR_AGI_MAX_CALLS's route and counter: tests/e2e/test_agi_cap.py.
 """
 
@@ -175,11 +176,10 @@ async def two_at_once(stack: Stack) -> list[RawCall]:
 
 
 def test_a_call_over_ivr_max_calls_per_s(stack: Stack) -> None:
-    """The FastAGI server alone restarted with a rate of 1 a second (its bucket holds one)."""
+    """The FastAGI server alone restarted with a rate of 1 a second, its bucket holding one."""
     assert procs.stop("agi", run_dir=stack.state_dir / "run")
-    rated = Stack(
-        stack.state_dir, {**stack.env, "IVR_MAX_CALLS": "600", "IVR_MAX_CALLS_PER_S": "1"}
-    )
+    rate = {"IVR_MAX_CALLS": "600", "IVR_MAX_CALLS_PER_S": "1", "IVR_MAX_CALLS_BURST": "1"}
+    rated = Stack(stack.state_dir, {**stack.env, **rate})
     rated.up()
     before = metrics(rated)
     calls = asyncio.run(two_at_once(rated))

@@ -25,7 +25,7 @@ def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-# shared/spec/interfaces.md (and issue 12's `answered`), spelled out here on purpose: the
+# docs/interfaces.md (and issue 12's `answered`), spelled out here on purpose: the
 # promise the code is checked against.
 INTERFACE_FIELDS = (
     "call_id", "caller", "did", "unit", "target", "outcome", "step", "strikes", "duration_ms",

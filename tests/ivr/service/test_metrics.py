@@ -219,3 +219,21 @@ def test_metrics_address_from_settings() -> None:
     assert (s.metrics_host, s.metrics_port) == ("0.0.0.0", 9500)
     with pytest.raises(ValueError, match="IVR_METRICS_PORT must be an integer"):
         Settings.from_env({"IVR_METRICS_PORT": "http"})
+
+
+async def test_store_work_abandoned_is_not_a_duration_but_a_failure_is() -> None:
+    m = Metrics(process=False)
+
+    async def derive() -> None:
+        with m.time_store("kdf"):
+            await asyncio.Event().wait()  # until cancelled: a mismatch, a hang-up
+
+    task = asyncio.ensure_future(derive())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(ConnectionError), m.time_store("redis_set"):
+        raise ConnectionError("redis down")
+    assert sample(m, "ivr_store_seconds_count", operation="kdf") == 0
+    assert sample(m, "ivr_store_seconds_count", operation="redis_set") == 1
