@@ -5,6 +5,10 @@ the slow verifier is computed in a thread between two scripts, and the second sc
 applies the result if the record is still the generation the first one handed out. A
 verify that finds no live password derives a dummy verifier at the same cost, so how long
 it takes does not tell whether a number has one.
+
+`timer(operation)`, when given, is a context manager around each part of the work: "kdf"
+(a derivation) apart from the Redis round trips ("redis_set", "redis_verify", ...), so a
+service can time them without this library knowing its metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from redis.asyncio import Redis
@@ -39,6 +44,10 @@ _PASSWORD = re.compile(f"[0-9]{{{PASSWORD_LENGTH}}}")
 _RETRIES = 8
 
 
+def _untimed(_operation: str) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
 class CredentialStore:
     """set / verify / consume / show / clear of one temporary password per login number."""
 
@@ -56,6 +65,7 @@ class CredentialStore:
         replicas: int = 0,
         replica_timeout_ms: int = 1000,
         executor: Executor | None = None,
+        timer: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> None:
         if len(pepper) < 16:
             raise ValueError("the pepper must be at least 16 bytes")
@@ -69,6 +79,7 @@ class CredentialStore:
             raise TypeError("new temporary passwords are always derived with Argon2id")
         self.kdf = kdf
         self._executor = executor  # where derivations run (store.kdf.derive_async)
+        self._timer = timer or _untimed
         self._redis = redis
         self._pepper = pepper
         self._clock = clock
@@ -117,7 +128,8 @@ class CredentialStore:
         if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
             raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
         salt = new_salt()
-        verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
+        with self._timer("kdf"):
+            verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
         return Prepared(salt=salt, verifier=verifier, kdf_json=kdfs.to_json(self.kdf))
 
     async def set_temporary(
@@ -166,7 +178,7 @@ class CredentialStore:
         keys.contract(contract_number)
         if prepared.kdf_json != kdfs.to_json(self.kdf):
             raise ValueError("the verifier was prepared with other KDF parameters")
-        with unavailable_on_error("set_temporary"):
+        with self._timer("redis_set"), unavailable_on_error("set_temporary"):
             async with self._redis.client() as conn:  # WAIT counts this connection's writes
                 fields = {
                     "unit": unit.value, "set_by": set_by, "call_id": call_id,
@@ -220,13 +232,14 @@ class CredentialStore:
         """
         keys.checked(number)
         for _ in range(_RETRIES):
-            with unavailable_on_error("verify"):
+            with self._timer("redis_verify"), unavailable_on_error("verify"):
                 begun = await self._run(scripts.BEGIN, number, actor=actor)
             kind = text(begun[0])
             if kind != "check":
-                await derive_async(
-                    password, self._dummy_salt, self._pepper, self.kdf, self._executor
-                )
+                with self._timer("kdf"):
+                    await derive_async(
+                        password, self._dummy_salt, self._pepper, self.kdf, self._executor
+                    )
                 return VerifyOutcome(kind)
             gen, match = await self._compare(password, begun[1:5])
             finished = await self._finish(scripts.FINISH, number, actor, gen, match, MAX_FAILURES)
@@ -240,17 +253,18 @@ class CredentialStore:
         gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in handed_out)
         if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
             raise StoreError("verify: record without generation or verifier")
-        candidate = await derive_async(
-            password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json),
-            self._executor,
-        )  # fmt: skip
+        with self._timer("kdf"):
+            candidate = await derive_async(
+                password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json),
+                self._executor,
+            )  # fmt: skip
         return gen, matches(candidate, bytes.fromhex(verifier_hex))
 
     async def _finish(
         self, source: scripts.Script, number: str, actor: str, gen: str, match: bool, limit: int
     ) -> Any:
         """The second half of a check: the comparison applied if gen is still the record's."""
-        with unavailable_on_error("verify"):
+        with self._timer("redis_verify"), unavailable_on_error("verify"):
             return await self._run(
                 source,
                 number,
@@ -265,13 +279,13 @@ class CredentialStore:
 
         True when a valid temporary password was consumed, False when there was none.
         """
-        with unavailable_on_error("consume"):
+        with self._timer("redis_consume"), unavailable_on_error("consume"):
             found = await self._run(scripts.CONSUME, number, actor=actor)
         return text(found) == "valid"
 
     async def clear(self, number: str, *, operator: str) -> bool:
         """An operator removes the record (whatever its state). True when there was one."""
-        with unavailable_on_error("clear"):
+        with self._timer("redis_clear"), unavailable_on_error("clear"):
             found = await self._run(scripts.CLEAR, number, operator=operator)
         return text(found) != "none"
 
@@ -287,7 +301,7 @@ class CredentialStore:
 
     async def show(self, number: str) -> TpwRecord | None:
         """The record as the web site and operators may see it, or None."""
-        with unavailable_on_error("show"):
+        with self._timer("redis_show"), unavailable_on_error("show"):
             raw = await self._redis.hgetall(keys.tpw(number))
         fields = {text(k): text(v) for k, v in raw.items()}
         if not fields or fields.get("kind") != "tpw":

@@ -11,6 +11,7 @@ READ_STATUS = "READSTATUS"  # Asterisk's own: OK, TIMEOUT, HANGUP, ...
 OUTCOME = "IVR_OUTCOME"  # set to OUTCOME_ERROR when the handler fails: the dialplan apologises
 OUTCOME_ERROR = "error_internal"
 REFUSE_STATUS = "IVR_REFUSE"  # a refusal before the answer: the final SIP status to send
+AGI_BUSY = "IVR_AGI_BUSY"  # set by a FastAGI server refusing the call at IVR_AGI_MAX_CALLS
 CALL_END_SCRIPT = "call-end"  # the hangup handler's report of a call the flow never saw
 DID = "IVR_DID"  # the number dialled, set by the dialplan (an entry's Exten is "s")
 STEP = "IVR_STEP"  # the call's current step, for operators (AMI channelvars); never keys

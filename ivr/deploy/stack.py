@@ -87,6 +87,7 @@ def dialplan_values(
         "step_var": var.STEP,
         "keys_var": var.KEYS,
         "call_end_script": var.CALL_END_SCRIPT,
+        "busy_var": var.AGI_BUSY,
         "early_media": "1" if settings.early_media else "0",
         # the state dir is mounted at /ivr inside Asterisk's root
         "calls_log": "/ivr/" + str(settings.calls_log.relative_to(settings.state_dir)),
