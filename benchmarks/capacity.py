@@ -7,11 +7,16 @@ Each configuration gets its own stack (fresh state dir, free ports) and bursts o
 verified through the store); it is also "on time" when the completion prompt came at most
 ON_TIME_S after the last key for 95 % of the calls (the rest waited for an overloaded
 machine in silence). The sweep of a configuration stops at its first failing rate.
+With ``--pin`` Asterisk (every thread of its process tree) runs on core 0 alone and
+everything else (the FastAGI server and its derivations, Redis, SIPp, this process) on the
+other cores: the figure a carrier sizes a media host with, when the FastAGI servers run on
+other machines (docs/scale-out.md).
 (a) runs with no call caps (IVR_MAX_CALLS=0, IVR_MAX_CALLS_PER_S=0) so that its own limit
 shows (the defaults of both are derived from this); the event-loop-lag guard stays on, as
 shipped. Prints one table, in Markdown, for docs/benchmarks.md.
 
     .venv/bin/python -m benchmarks.capacity            # b, a, c at their DEFAULT_RATES
+    .venv/bin/python -m benchmarks.capacity --pin --configs b,a   # per media core
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from benchmarks import floor
 from ivr.config.secret_files import write_private
 from ivr.config.settings import Settings
-from ivr.deploy import stack
+from ivr.deploy import procs, stack
 from ivr.tools.load import LoadResult, measure, report
 from ivr.tools.plan import DEFAULT_DID
 from loadgen.ports import free_port
@@ -41,6 +46,51 @@ NAMES = {"a": "(a) service", "b": "(b) Asterisk alone", "c": "(c) pyst2 per call
 DEFAULT_RATES = {"a": "15,25,30,40,50,60,80", "b": "40,60,80,100,120,150", "c": "2,3,5"}
 
 
+MEDIA_CORE = 0
+
+
+def _tree(root: int) -> list[int]:
+    """root and every descendant, from /proc (Asterisk runs under its chroot's wrapper)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def pin(pid: int, cpus: set[int]) -> int:
+    """Every thread of pid's process tree on ``cpus``; new threads inherit it. Returns the
+    number of threads pinned."""
+    n = 0
+    for proc in _tree(pid):
+        for task in Path(f"/proc/{proc}/task").glob("[0-9]*"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(task.name), cpus)
+                n += 1
+    return n
+
+
+def _pin_media(settings: Settings) -> None:
+    """Asterisk alone on MEDIA_CORE; this process (and so SIPp) and the rest elsewhere."""
+    others = set(range(os.cpu_count() or 1)) - {MEDIA_CORE}
+    if not others:
+        raise SystemExit("benchmarks.capacity --pin needs two cores")
+    run = settings.state_dir / "run"
+    os.sched_setaffinity(0, others)
+    for name in ("agi", "redis"):
+        if (pid := procs.running_pid(name, run_dir=run)) is not None:
+            pin(pid, others)
+    pid = procs.running_pid("asterisk", run_dir=run)
+    if pid is None or not pin(pid, {MEDIA_CORE}):
+        raise SystemExit("benchmarks.capacity --pin: Asterisk is not running")
+
+
 def _env(state_dir: Path) -> dict[str, str]:
     names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
     env = {f"IVR_{n}_PORT": str(free_port()) for n in names}
@@ -50,7 +100,7 @@ def _env(state_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_stack(config: str) -> Iterator[Settings]:
+def running_stack(config: str, pinned: bool = False) -> Iterator[Settings]:
     """A stack of its own for one configuration, stopped (by pid) and removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="ivr-capacity-"))
     saved = dict(os.environ)
@@ -69,11 +119,14 @@ def running_stack(config: str) -> Iterator[Settings]:
         etc.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_private(etc / "extensions_local.conf", local)
         stack.up(settings)
+        if pinned:
+            _pin_media(settings)
         yield settings
     finally:
         stack.down(settings)
         os.environ.clear()
         os.environ.update(saved)
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -119,10 +172,10 @@ HEADER = [
 ]  # fmt: skip
 
 
-def sweep(config: str, rates: list[float], burst_s: float) -> list[Row]:
+def sweep(config: str, rates: list[float], burst_s: float, pinned: bool = False) -> list[Row]:
     did = {"a": DEFAULT_DID, "b": floor.DID, "c": CLASSIC_DID}[config]
     rows: list[Row] = []
-    with running_stack(config) as settings:
+    with running_stack(config, pinned) as settings:
         for rate in rates:
             calls = max(1, round(rate * burst_s))
             result = measure(settings, calls=calls, rate=rate, did=did, verify=config != "b")
@@ -185,13 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     for c, rates in DEFAULT_RATES.items():
         p.add_argument(f"--rates-{c}", default=rates, help=f"calls per second for ({c})")
     p.add_argument("--burst-s", type=float, default=20.0, help="seconds of arrivals per rate")
+    p.add_argument("--pin", action="store_true", help="Asterisk alone on core 0 (per media core)")
     args = p.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     if not configs or any(c not in NAMES for c in configs):
         raise SystemExit("benchmarks.capacity: --configs takes a, b and c")
     rates = {c: sorted(float(r) for r in getattr(args, f"rates_{c}").split(",")) for c in NAMES}
-    rows = [row for c in configs for row in sweep(c, rates[c], args.burst_s)]
-    print(f"nproc {os.cpu_count()}, bursts of {args.burst_s:g} s of arrivals")
+    rows = [row for c in configs for row in sweep(c, rates[c], args.burst_s, args.pin)]
+    where = "Asterisk pinned alone to core 0" if args.pin else "shared cores"
+    print(f"nproc {os.cpu_count()}, {where}, bursts of {args.burst_s:g} s of arrivals")
     print(table(rows))
     print("\n".join(summary(rows)))
     return 0

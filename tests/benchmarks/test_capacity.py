@@ -47,3 +47,30 @@ def test_rates_pass_when_every_call_sets_and_on_time_when_the_wait_is_short() ->
     assert "(a)/(b), on time: 50%" in lines
     assert lines[-1].endswith("(c)/(a) = 20.0")  # (645 - 45) / 30
     assert "| (a) service | 40/s | 10 | 9/10 |" in table(rows)
+
+
+def test_pin_moves_every_thread_of_a_process_tree() -> None:
+    """--pin's pinning: a parent and its child, each with its threads, land on one core."""
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.capacity import pin
+
+    code = (
+        "import subprocess, sys, threading, time;"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start();"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "print(c.pid, flush=True); sys.stdin.read(); c.kill(); c.wait()"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        child = int(parent.stdout.readline())
+        assert pin(parent.pid, {0}) >= 3  # the parent's two threads and the child's one
+        for pid in (parent.pid, child):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                assert os.sched_getaffinity(int(task)) == {0}
+    finally:
+        parent.communicate("", timeout=30)
