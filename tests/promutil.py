@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -18,6 +16,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from ivr.deploy import procs
 from tests.stackutil import free_port
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -129,13 +128,8 @@ class Prometheus:
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            procs.terminate(self.proc, 15)
         self.proc = None
         with contextlib.suppress(AttributeError):
             self._log.close()

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def pid_file(run_dir: Path, name: str) -> Path:
@@ -93,6 +94,18 @@ def stop(name: str, *, run_dir: Path, grace_s: float = 10.0) -> bool:
         stopped = True
     pid_file(run_dir, name).unlink(missing_ok=True)
     return stopped
+
+
+def terminate(proc: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
+    """A child we started ourselves: SIGTERM, SIGKILL after grace_s, always reaped."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def _gone(pid: int) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from ivr.deploy import procs
 from ivr.deploy.stack import durable_redis_argv
 from loadgen.ports import free_port
 
@@ -69,12 +70,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.proc is not None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            procs.terminate(self.proc)
             self.proc = None
 
 
