@@ -49,9 +49,10 @@ def test_load_bad_target_is_one_line(stack):
 def test_over_the_rate_cap_callers_are_refused_before_answer_and_no_answered_call_fails(
     tmp_path,
 ):
-    """16 calls at 8/s against IVR_MAX_CALLS_PER_S=2: the calls over the rate hear why and
-    get 503 before any answer (never charged); every answered call sets a password."""
-    s = Stack.new(tmp_path / "state", **E2E_ENV, IVR_MAX_CALLS_PER_S="2")
+    """16 calls at 8/s against IVR_MAX_CALLS_PER_S=2 with a bucket of 2: the calls over the
+    rate hear why and get 503 before any answer (never charged); every answered call sets a
+    password."""
+    s = Stack.new(tmp_path / "state", **E2E_ENV, IVR_MAX_CALLS_PER_S="2", IVR_MAX_CALLS_BURST="2")
     try:
         s.up()
         proc = s.ivrctl("load", "--calls", "16", "--rate", "8", check=False, timeout=240)
