@@ -12,6 +12,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v logrotate >/dev/null || need+=(logrotate)
 command -v kamailio >/dev/null || need+=(kamailio)  # SIP front of `ivrctl cluster`
 command -v redis-sentinel >/dev/null || need+=(redis-sentinel)  # the cluster's store failover
+command -v stunnel4 >/dev/null || need+=(stunnel4)  # TLS for the FastAGI link between hosts
+command -v tcpdump >/dev/null || need+=(tcpdump)  # tests capture that link
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system: packages present"

@@ -94,6 +94,8 @@ class Settings:
     database_url: str
     agi_command_s: float = 120.0  # bound on one AGI command's reply (IVR_AGI_COMMAND_S)
     agi_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # IVR_AGI_ALLOW (comma-separated)
+    # IVR_SIP_TRUSTED: the carrier's trunk (networks); only they may present a caller ID
+    sip_trusted: tuple[str, ...] = ("127.0.0.1/32",)
     agi_max_calls: int = 1200  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
@@ -160,6 +162,7 @@ class Settings:
             database_url=env.get("IVR_DATABASE_URL") or f"sqlite:///{state_dir / 'ivr.db'}",
             agi_command_s=_float(env, "IVR_AGI_COMMAND_S", cls.agi_command_s),
             agi_allow=_networks(env, "IVR_AGI_ALLOW", cls.agi_allow),
+            sip_trusted=_networks(env, "IVR_SIP_TRUSTED", cls.sip_trusted),
             agi_max_calls=_int(env, "IVR_AGI_MAX_CALLS", cls.agi_max_calls),
             agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
             redis_password_file=_path(env, "IVR_REDIS_PASSWORD_FILE"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from dialplan import render as dialplan
@@ -18,8 +19,28 @@ def module_path() -> str:
     return str(found[0]) + "/"
 
 
-def up(plan: Plan, state_dir: Path, timeout_s: float) -> None:
-    """Kamailio on the cluster's public SIP port, ready once it answers OPTIONS itself.
+def trusted_list(networks: tuple[str, ...]) -> str:
+    """The permissions module's address file: group 1 holds the trusted networks."""
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+    return "".join(f"1 {n.network_address} {n.prefixlen} 0\n" for n in nets)
+
+
+def listen_lines(public_host: str, port: int) -> str:
+    """Loopback toward the nodes (and the probes), plus the public address when another."""
+    hosts = ["127.0.0.1"] + ([public_host] if public_host != "127.0.0.1" else [])
+    return "\n".join(f"listen=udp:{h}:{port}" for h in hosts)
+
+
+def up(
+    plan: Plan,
+    state_dir: Path,
+    timeout_s: float,
+    *,
+    trusted: tuple[str, ...] = ("127.0.0.1/32",),
+    public_host: str = "127.0.0.1",
+) -> None:
+    """Kamailio on the cluster's public SIP port, ready once it answers OPTIONS (a 403 when
+    loopback is not trusted is an answer too).
 
     Its files in ``state_dir``/kamailio, its pid in run/, its output in logs/kamailio.out."""
     run_dir = state_dir / "run"
@@ -31,12 +52,13 @@ def up(plan: Plan, state_dir: Path, timeout_s: float) -> None:
     private_dir(kdir / "run")
     nodes = "".join(f"1 sip:127.0.0.1:{a['sip']} 0 0\n" for a in plan.asterisk)
     write_private(kdir / "dispatcher.list", nodes)
+    write_private(kdir / "trusted.list", trusted_list(trusted))
     t = plan.topology
     cfg = dialplan.render_kamailio(
         {
             "children": "4",
-            "sip_host": "127.0.0.1",
-            "sip_port": str(plan.sip_port),
+            "listen": listen_lines(public_host, plan.sip_port),
+            "trusted_list": str(kdir / "trusted.list"),
             "mpath": module_path(),
             "no_answer_ms": str(t.no_answer_ms),
             "dispatcher_list": str(kdir / "dispatcher.list"),
@@ -59,7 +81,7 @@ def up(plan: Plan, state_dir: Path, timeout_s: float) -> None:
         "-M",
         "8",
     ]
-    ok = lambda: (probes.sip_options("127.0.0.1", plan.sip_port) or "").endswith("200 OK")  # noqa: E731
+    ok = lambda: probes.sip_options("127.0.0.1", plan.sip_port) is not None  # noqa: E731
     stack.launch(
         "kamailio",
         argv,

@@ -71,6 +71,7 @@ def dialplan_values(
         "moddir": moddir,
         "sip_host": settings.sip_host,
         "sip_port": str(settings.sip_port),
+        "trunk_match": ",".join(settings.sip_trusted),
         "agi_servers": "&".join(servers),
         "ami_port": str(settings.ami_port),
         "http_port": str(settings.asterisk_http_port),
