@@ -59,6 +59,7 @@ def up(
             "children": "4",
             "listen": listen_lines(public_host, plan.sip_port),
             "trusted_list": str(kdir / "trusted.list"),
+            "node_socket": f"udp:127.0.0.1:{plan.sip_port}",
             "mpath": module_path(),
             "no_answer_ms": str(t.no_answer_ms),
             "dispatcher_list": str(kdir / "dispatcher.list"),

@@ -44,7 +44,7 @@ def test_kamailio_config_passes_kamailio_check(tmp_path):
     (tmp_path / "trusted.list").write_text(trusted_list(("127.0.0.1", "192.0.2.0/24")))
     cfg = render_kamailio({
         "children": "2", "listen": listen_lines("192.0.2.1", 5998), "mpath": module_path(),
-        "trusted_list": str(tmp_path / "trusted.list"),
+        "trusted_list": str(tmp_path / "trusted.list"), "node_socket": "udp:127.0.0.1:5998",
         "no_answer_ms": "1000", "dispatcher_list": str(tmp_path / "dispatcher.list"),
         "ping_from": "sip:dispatcher@127.0.0.1", "probe_interval_s": "1", "pike_density": "300",
     })  # fmt: skip
