@@ -29,7 +29,7 @@ set -- "$@" \
     trunk_match "${IVR_SIP_TRUSTED:-127.0.0.1/32}" \
     agi_host "${IVR_AGI_HOST:-127.0.0.1}" \
     agi_port "${IVR_AGI_PORT:-4573}" \
-    agi_servers "${IVR_AGI_SERVERS:-${IVR_AGI_HOST:-127.0.0.1}:${IVR_AGI_PORT:-4573}}" \
+    agi_servers "$(printf %s "${IVR_AGI_SERVERS:-${IVR_AGI_HOST:-127.0.0.1}:${IVR_AGI_PORT:-4573}}" | tr -d ' ' | tr , '&')" \
     ami_port "${IVR_AMI_PORT:-5038}" \
     http_port "${IVR_ASTERISK_HTTP_PORT:-8088}" \
     ami_user ivr \

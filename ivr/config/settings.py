@@ -79,6 +79,16 @@ def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tu
     return nets
 
 
+def _servers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """host:port entries, separated by ',' (or '&', as the dialplan joins them)."""
+    parts = [p.strip() for p in (env.get(name) or "").replace("&", ",").split(",") if p.strip()]
+    for part in parts:
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{name}: {part!r} is not HOST:PORT")
+    return tuple(parts)
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path
@@ -98,6 +108,9 @@ class Settings:
     sip_trusted: tuple[str, ...] = ("127.0.0.1/32",)
     agi_max_calls: int = 1200  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
+    # IVR_AGI_SERVERS: FastAGI servers elsewhere (host:port, in order); set: no local server
+    agi_servers: tuple[str, ...] = ()
+    agi_link_key_file: Path | None = None  # IVR_AGI_LINK_KEY_FILE; None: state dir's
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
     max_calls: int = 600  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
     max_calls_per_s: float = 25.0  # IVR_MAX_CALLS_PER_S: new calls admitted a second (0: no cap)
@@ -165,6 +178,8 @@ class Settings:
             sip_trusted=_networks(env, "IVR_SIP_TRUSTED", cls.sip_trusted),
             agi_max_calls=_int(env, "IVR_AGI_MAX_CALLS", cls.agi_max_calls),
             agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
+            agi_servers=_servers(env, "IVR_AGI_SERVERS"),
+            agi_link_key_file=_path(env, "IVR_AGI_LINK_KEY_FILE"),
             redis_password_file=_path(env, "IVR_REDIS_PASSWORD_FILE"),
             max_calls=_int(env, "IVR_MAX_CALLS", cls.max_calls),
             max_calls_per_s=_float(

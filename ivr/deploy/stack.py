@@ -66,7 +66,8 @@ def dialplan_values(
     agi_servers: "host:port" of the FastAGI servers in the order the dialplan tries them
     (default: the stack's own); rtp: this Asterisk's media port range.
     """
-    servers = agi_servers or [f"{settings.agi_host}:{settings.agi_port}"]
+    servers = agi_servers or list(settings.agi_servers)
+    servers = servers or [f"{settings.agi_host}:{settings.agi_port}"]
     return {
         "moddir": moddir,
         "sip_host": settings.sip_host,
@@ -232,6 +233,9 @@ def _check_free(layout: Layout, name: str) -> None:
 
 
 def _wanted(layout: Layout) -> list[str]:
+    """With IVR_AGI_SERVERS set, an Asterisk-only node: the servers and store are elsewhere."""
+    if layout.settings.agi_servers:
+        return ["asterisk"]
     return [c for c in COMPONENTS if c != "redis" or layout.settings.private_redis]
 
 
@@ -311,7 +315,7 @@ def status(settings: Settings) -> list[str]:
         f"metrics http://127.0.0.1:{s.asterisk_http_port}/metrics",
     }
     lines = []
-    for name in COMPONENTS:
+    for name in COMPONENTS if not s.agi_servers else _wanted(layout):
         if name == "redis" and not s.private_redis:
             lines.append(f"redis     external  {s.redis_url}")
             continue
