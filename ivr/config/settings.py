@@ -106,6 +106,7 @@ class Settings:
     agi_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # IVR_AGI_ALLOW (comma-separated)
     # IVR_SIP_TRUSTED: the carrier's trunk (networks); only they may present a caller ID
     sip_trusted: tuple[str, ...] = ("127.0.0.1/32",)
+    sip_peers_file: Path | None = None  # IVR_SIP_PEERS_FILE: digest peers (cluster), 0600
     agi_max_calls: int = 1200  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
     # IVR_AGI_SERVERS: FastAGI servers elsewhere (host:port, in order); set: no local server
@@ -176,6 +177,7 @@ class Settings:
             agi_command_s=_float(env, "IVR_AGI_COMMAND_S", cls.agi_command_s),
             agi_allow=_networks(env, "IVR_AGI_ALLOW", cls.agi_allow),
             sip_trusted=_networks(env, "IVR_SIP_TRUSTED", cls.sip_trusted),
+            sip_peers_file=_path(env, "IVR_SIP_PEERS_FILE"),
             agi_max_calls=_int(env, "IVR_AGI_MAX_CALLS", cls.agi_max_calls),
             agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
             agi_servers=_servers(env, "IVR_AGI_SERVERS"),

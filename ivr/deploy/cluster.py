@@ -119,9 +119,8 @@ def up(settings: Settings, topology_file: Path | None = None, timeout_s: float =
             _up_agi(c, j, timeout_s)
         for i in range(len(plan.asterisk)):
             _up_asterisk(c, i, timeout_s)
-        kamailio.up(
-            plan, c.dir, timeout_s, trusted=settings.sip_trusted, public_host=settings.sip_host
-        )
+        kamailio.up(plan, c.dir, timeout_s, trusted=settings.sip_trusted,
+                    public_host=settings.sip_host, peers_file=settings.sip_peers_file)  # fmt: skip
     except BaseException:
         down(settings)
         raise
