@@ -13,6 +13,8 @@ import socket
 import sys
 import time
 
+from tests.e2e.rawsip import _header
+
 
 def _request(method: str, uri: str, local: tuple[str, int], headers: list[str], body: str,
              call_id: str, cseq: int = 1) -> str:  # fmt: skip
@@ -29,14 +31,6 @@ def _request(method: str, uri: str, local: tuple[str, int], headers: list[str], 
     if body:
         head.append("Content-Type: application/sdp")
     return "\r\n".join([*head, f"Content-Length: {len(body)}", "", body])
-
-
-def _header(message: str, name: str) -> str:
-    for line in message.split("\r\n"):
-        key, _, value = line.partition(":")
-        if key.strip().lower() == name.lower():
-            return value.strip()
-    return ""
 
 
 def _digest(challenge: str, user: str, password: str, method: str, uri: str) -> str:
