@@ -107,6 +107,9 @@ class Settings:
     # IVR_SIP_TRUSTED: the carrier's trunk (networks); only they may present a caller ID
     sip_trusted: tuple[str, ...] = ("127.0.0.1/32",)
     sip_peers_file: Path | None = None  # IVR_SIP_PEERS_FILE: digest peers (cluster), 0600
+    sip_tls_port: int = 0  # IVR_SIP_TLS_PORT: SIP over TLS with SRTP (0 or unset: off)
+    sip_tls_cert_file: Path | None = None  # IVR_SIP_TLS_CERT_FILE (PEM)
+    sip_tls_key_file: Path | None = None  # IVR_SIP_TLS_KEY_FILE (PEM, 0600)
     agi_max_calls: int = 1200  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
     # IVR_AGI_SERVERS: FastAGI servers elsewhere (host:port, in order); set: no local server
@@ -178,6 +181,9 @@ class Settings:
             agi_allow=_networks(env, "IVR_AGI_ALLOW", cls.agi_allow),
             sip_trusted=_networks(env, "IVR_SIP_TRUSTED", cls.sip_trusted),
             sip_peers_file=_path(env, "IVR_SIP_PEERS_FILE"),
+            sip_tls_port=_port(env, "IVR_SIP_TLS_PORT", 0, allow_zero=True),
+            sip_tls_cert_file=_path(env, "IVR_SIP_TLS_CERT_FILE"),
+            sip_tls_key_file=_path(env, "IVR_SIP_TLS_KEY_FILE"),
             agi_max_calls=_int(env, "IVR_AGI_MAX_CALLS", cls.agi_max_calls),
             agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
             agi_servers=_servers(env, "IVR_AGI_SERVERS"),

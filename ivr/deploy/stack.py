@@ -18,7 +18,7 @@ from dialplan import render as dialplan
 from ivr.config import variables as var
 from ivr.config.secret_files import private_dir, read_or_create, write_private
 from ivr.config.settings import Settings
-from ivr.deploy import probes, procs
+from ivr.deploy import probes, procs, sip_tls
 from loadgen import ports
 from sounds import render as sounds
 
@@ -73,6 +73,7 @@ def dialplan_values(
         "sip_host": settings.sip_host,
         "sip_port": str(settings.sip_port),
         "trunk_match": ",".join(settings.sip_trusted),
+        **sip_tls.values(settings),
         "agi_servers": "&".join(servers),
         "ami_port": str(settings.ami_port),
         "http_port": str(settings.asterisk_http_port),
@@ -126,6 +127,7 @@ def prepare_asterisk(
         private_dir(private)
     for sub in ("etc", "lib", "spool", "run", "log", "cache"):
         (layout.asterisk_dir / sub).mkdir(parents=True, exist_ok=True)
+    sip_tls.install(s, layout.asterisk_dir / "etc")
     write_asterisk_config(
         layout.asterisk_dir / "etc",
         dialplan_values(

@@ -34,9 +34,9 @@ CALLS = {"0690077011": "58203917", "0690077012": "64019283"}  # TLS call, plain 
 class Capture:
     """tcpdump of one interface into a pcap file, from its 'listening' line to stop()."""
 
-    def __init__(self, interface: str, path: Path) -> None:
+    def __init__(self, interface: str, path: Path, bpf: str = "tcp") -> None:
         self.path = path
-        argv = ["tcpdump", "-i", interface, "-U", "-s", "0", "-w", str(path), "tcp"]
+        argv = ["tcpdump", "-i", interface, "-U", "-s", "0", "-w", str(path), *bpf.split()]
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()  # blocks until tcpdump listens (or dies)
