@@ -14,6 +14,9 @@ command -v kamailio >/dev/null || need+=(kamailio)  # SIP front of `ivrctl clust
 command -v redis-sentinel >/dev/null || need+=(redis-sentinel)  # the cluster's store failover
 command -v stunnel4 >/dev/null || need+=(stunnel4)  # TLS for the FastAGI link between hosts
 command -v tcpdump >/dev/null || need+=(tcpdump)  # tests capture that link
+command -v chromium >/dev/null || need+=(chromium)  # the login page's browser test
+command -v chromedriver >/dev/null || need+=(chromium-driver)  # Selenium drives it
+command -v curl >/dev/null || need+=(curl)  # the login API's non-Python client test
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system: packages present"

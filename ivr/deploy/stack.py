@@ -18,14 +18,15 @@ from dialplan import render as dialplan
 from ivr.config import variables as var
 from ivr.config.secret_files import private_dir, read_or_create, write_private
 from ivr.config.settings import Settings
-from ivr.deploy import probes, procs, sip_tls
+from ivr.deploy import probes, procs, sip_edge
 from loadgen import ports
+from login.settings import api_address
 from sounds import render as sounds
 
 ASTERISK_CONF = "/ivr/asterisk/etc/asterisk.conf"  # the state dir is mounted at /ivr
 # The dialplan's own backstop beyond the flow's maximum call duration.
 HARD_LIMIT_MARGIN_S = 60
-COMPONENTS = ("redis", "agi", "asterisk")  # start order; stopped in reverse
+COMPONENTS = ("redis", "agi", "api", "asterisk")  # start order; stopped in reverse
 
 
 class StackError(Exception):
@@ -66,14 +67,12 @@ def dialplan_values(
     agi_servers: "host:port" of the FastAGI servers in the order the dialplan tries them
     (default: the stack's own); rtp: this Asterisk's media port range.
     """
-    servers = agi_servers or list(settings.agi_servers)
-    servers = servers or [f"{settings.agi_host}:{settings.agi_port}"]
+    servers = agi_servers or list(settings.dialplan_agi_servers)
     return {
         "moddir": moddir,
         "sip_host": settings.sip_host,
         "sip_port": str(settings.sip_port),
-        "trunk_match": ",".join(settings.sip_trusted),
-        **sip_tls.values(settings),
+        **sip_edge.values(settings),
         "agi_servers": "&".join(servers),
         "ami_port": str(settings.ami_port),
         "http_port": str(settings.asterisk_http_port),
@@ -86,7 +85,10 @@ def dialplan_values(
         "outcome_var": var.OUTCOME,
         "outcome_error": var.OUTCOME_ERROR,
         "refuse_var": var.REFUSE_STATUS,
+        "step_var": var.STEP,
+        "keys_var": var.KEYS,
         "call_end_script": var.CALL_END_SCRIPT,
+        "busy_var": var.AGI_BUSY,
         "early_media": "1" if settings.early_media else "0",
         # the state dir is mounted at /ivr inside Asterisk's root
         "calls_log": "/ivr/" + str(settings.calls_log.relative_to(settings.state_dir)),
@@ -109,10 +111,6 @@ def _moddir(root: Path) -> str:
     return "/" + str(found[0].relative_to(root))
 
 
-def _ami_secret(layout: Layout) -> str:
-    return read_or_create(layout.settings.state_dir / "ami-secret")
-
-
 def prepare_asterisk(
     layout: Layout, *, agi_servers: list[str] | None = None, rtp: tuple[int, int] = (10000, 20000)
 ) -> None:
@@ -127,13 +125,13 @@ def prepare_asterisk(
         private_dir(private)
     for sub in ("etc", "lib", "spool", "run", "log", "cache"):
         (layout.asterisk_dir / sub).mkdir(parents=True, exist_ok=True)
-    sip_tls.install(s, layout.asterisk_dir / "etc")
+    sip_edge.install(s, layout.asterisk_dir / "etc")
     write_asterisk_config(
         layout.asterisk_dir / "etc",
         dialplan_values(
             s,
             moddir=_moddir(layout.root),
-            ami_secret=_ami_secret(layout),
+            ami_secret=read_or_create(s.state_dir / "ami-secret"),
             agi_secret=read_or_create(s.agi_secret_path),
             agi_servers=agi_servers,
             rtp=rtp,
@@ -213,6 +211,8 @@ def _ready(layout: Layout, name: str) -> bool:
         return probes.tcp_accepts("127.0.0.1", s.redis_port)
     if name == "agi":
         return probes.http_status(s.metrics_host, s.metrics_port, "/healthz") == 200
+    if name == "api":
+        return probes.http_status(*api_address(), "/healthz") == 200
     return probes.sip_options(s.sip_host, s.sip_port) is not None
 
 
@@ -224,6 +224,7 @@ def _check_free(layout: Layout, name: str) -> None:
             not ports.tcp_free(s.agi_host, s.agi_port)
             or not ports.tcp_free(s.metrics_host, s.metrics_port)
         ),
+        "api": lambda: not ports.tcp_free(*api_address()),
         "asterisk": lambda: (
             not ports.udp_free(s.sip_host, s.sip_port)
             or not ports.tcp_free("127.0.0.1", s.ami_port)
@@ -235,8 +236,7 @@ def _check_free(layout: Layout, name: str) -> None:
 
 
 def _wanted(layout: Layout) -> list[str]:
-    """With IVR_AGI_SERVERS set, an Asterisk-only node: the servers and store are elsewhere."""
-    if layout.settings.agi_servers:
+    if layout.settings.agi_servers:  # an Asterisk-only node: servers and store elsewhere
         return ["asterisk"]
     return [c for c in COMPONENTS if c != "redis" or layout.settings.private_redis]
 
@@ -248,6 +248,7 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     argv = {
         "redis": _redis_argv,
         "agi": lambda _l: [sys.executable, "-m", "ivr.service.serve", "--quiet"],
+        "api": lambda _l: [sys.executable, "-m", "login", "--quiet"],  # the login service
         "asterisk": asterisk_argv,
     }
     try:
@@ -313,6 +314,7 @@ def status(settings: Settings) -> list[str]:
     where = {
         "redis": f"redis://127.0.0.1:{s.redis_port}",
         "agi": f"agi://{s.agi_host}:{s.agi_port}, metrics http://{s.metrics_host}:{s.metrics_port}",
+        "api": "http://{}:{}/v1 (login service, docs/api.md)".format(*api_address()),
         "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}, "
         f"metrics http://127.0.0.1:{s.asterisk_http_port}/metrics",
     }

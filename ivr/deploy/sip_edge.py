@@ -1,4 +1,5 @@
-"""SIP over TLS with SRTP (SDES) for the carrier link of a single node: IVR_SIP_TLS_PORT.
+"""The SIP edge's Asterisk settings: who is the trunk (IVR_SIP_TRUSTED) and, with
+IVR_SIP_TLS_PORT, SIP over TLS with SRTP (SDES) for the carrier link of a single node.
 
 Why SDES and not DTLS-SRTP: carriers' SBCs offer SDES keys inside TLS-protected SDP, and
 Asterisk's `res_srtp` does it with one endpoint option. The certificate and its key are
@@ -17,7 +18,12 @@ INSIDE = "/ivr/asterisk/etc"  # the rendered config directory as Asterisk sees i
 
 
 def values(settings: Settings) -> dict[str, str]:
-    """The pjsip.conf placeholders: the TLS transport section and the trunk's encryption."""
+    """The pjsip.conf placeholders: the trunk's addresses, the TLS transport section and the
+    trunk's encryption."""
+    return {"trunk_match": ",".join(settings.sip_trusted), **_tls(settings)}
+
+
+def _tls(settings: Settings) -> dict[str, str]:
     if not settings.sip_tls_port:
         return {"tls_transport": "; no TLS transport (IVR_SIP_TLS_PORT unset)",
                 "media_encryption": "no", "rewrite_contact": "no"}  # fmt: skip
