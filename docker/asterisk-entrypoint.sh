@@ -26,9 +26,13 @@ set -- "$@" \
     moddir "$moddir" \
     sip_host "${IVR_SIP_HOST:-127.0.0.1}" \
     sip_port "${IVR_SIP_PORT:-5060}" \
+    trunk_match "${IVR_SIP_TRUSTED:-127.0.0.1/32}" \
+    tls_transport "; no TLS transport (IVR_SIP_TLS_PORT unset)" \
+    media_encryption no \
+    rewrite_contact no \
     agi_host "${IVR_AGI_HOST:-127.0.0.1}" \
     agi_port "${IVR_AGI_PORT:-4573}" \
-    agi_servers "${IVR_AGI_SERVERS:-${IVR_AGI_HOST:-127.0.0.1}:${IVR_AGI_PORT:-4573}}" \
+    agi_servers "$(printf %s "${IVR_AGI_SERVERS:-${IVR_AGI_HOST:-127.0.0.1}:${IVR_AGI_PORT:-4573}}" | tr -d ' ' | tr , '&')" \
     ami_port "${IVR_AMI_PORT:-5038}" \
     http_port "${IVR_ASTERISK_HTTP_PORT:-8088}" \
     ami_user ivr \

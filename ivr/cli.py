@@ -64,6 +64,16 @@ def _deployment(sub: Any) -> None:
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--topology", help="JSON topology file (default: built-in)")
     p.set_defaults(func=lazy("ivr.deploy.lifecycle:cluster"))
+    p = sub.add_parser("agi-link", help="the FastAGI link to another host, in TLS (stunnel)")
+    p.add_argument("action", choices=["up", "down", "status"])
+    role = p.add_mutually_exclusive_group()
+    role.add_argument("--client", dest="role", action="store_const", const="client",
+                      help="the Asterisk host's end (accept on loopback)")  # fmt: skip
+    role.add_argument("--server", dest="role", action="store_const", const="server",
+                      help="the FastAGI host's end (connect to the FastAGI port)")  # fmt: skip
+    p.add_argument("--accept", help="HOST:PORT this end listens on")
+    p.add_argument("--connect", help="HOST:PORT this end connects to")
+    p.set_defaults(func=lazy("ivr.deploy.lifecycle:agi_link"))
     p = sub.add_parser("run", help="the whole service in the foreground")
     p.add_argument(
         "--demo", action="store_true",

@@ -79,6 +79,16 @@ def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tu
     return nets
 
 
+def _servers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """host:port entries, separated by ',' (or '&', as the dialplan joins them)."""
+    parts = [p.strip() for p in (env.get(name) or "").replace("&", ",").split(",") if p.strip()]
+    for part in parts:
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{name}: {part!r} is not HOST:PORT")
+    return tuple(parts)
+
+
 @dataclass(frozen=True)
 class Settings:
     state_dir: Path
@@ -94,8 +104,17 @@ class Settings:
     database_url: str
     agi_command_s: float = 120.0  # bound on one AGI command's reply (IVR_AGI_COMMAND_S)
     agi_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")  # IVR_AGI_ALLOW (comma-separated)
+    # IVR_SIP_TRUSTED: the carrier's trunk (networks); only they may present a caller ID
+    sip_trusted: tuple[str, ...] = ("127.0.0.1/32",)
+    sip_peers_file: Path | None = None  # IVR_SIP_PEERS_FILE: digest peers (cluster), 0600
+    sip_tls_port: int = 0  # IVR_SIP_TLS_PORT: SIP over TLS with SRTP (0 or unset: off)
+    sip_tls_cert_file: Path | None = None  # IVR_SIP_TLS_CERT_FILE (PEM)
+    sip_tls_key_file: Path | None = None  # IVR_SIP_TLS_KEY_FILE (PEM, 0600)
     agi_max_calls: int = 1200  # IVR_AGI_MAX_CALLS: FastAGI connections at once (0: no cap)
     agi_secret_file: Path | None = None  # IVR_AGI_SECRET_FILE; None: $IVR_STATE_DIR/agi-secret
+    # IVR_AGI_SERVERS: FastAGI servers elsewhere (host:port, in order); set: no local server
+    agi_servers: tuple[str, ...] = ()
+    agi_link_key_file: Path | None = None  # IVR_AGI_LINK_KEY_FILE; None: state dir's
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
     max_calls: int = 600  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
     max_calls_per_s: float = 25.0  # IVR_MAX_CALLS_PER_S: new calls admitted a second (0: no cap)
@@ -113,6 +132,11 @@ class Settings:
     def redis_url(self) -> str:
         """The one URL rule every ivrctl command and the server share."""
         return self.redis_url_env or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def dialplan_agi_servers(self) -> tuple[str, ...]:
+        """The FastAGI servers Asterisk tries: IVR_AGI_SERVERS, else the stack's own."""
+        return self.agi_servers or (f"{self.agi_host}:{self.agi_port}",)
 
     @property
     def agi_secret_path(self) -> Path:
@@ -161,8 +185,15 @@ class Settings:
             database_url=env.get("IVR_DATABASE_URL") or f"sqlite:///{state_dir / 'ivr.db'}",
             agi_command_s=_float(env, "IVR_AGI_COMMAND_S", cls.agi_command_s),
             agi_allow=_networks(env, "IVR_AGI_ALLOW", cls.agi_allow),
+            sip_trusted=_networks(env, "IVR_SIP_TRUSTED", cls.sip_trusted),
+            sip_peers_file=_path(env, "IVR_SIP_PEERS_FILE"),
+            sip_tls_port=_port(env, "IVR_SIP_TLS_PORT", 0, allow_zero=True),
+            sip_tls_cert_file=_path(env, "IVR_SIP_TLS_CERT_FILE"),
+            sip_tls_key_file=_path(env, "IVR_SIP_TLS_KEY_FILE"),
             agi_max_calls=_int(env, "IVR_AGI_MAX_CALLS", cls.agi_max_calls),
             agi_secret_file=_path(env, "IVR_AGI_SECRET_FILE"),
+            agi_servers=_servers(env, "IVR_AGI_SERVERS"),
+            agi_link_key_file=_path(env, "IVR_AGI_LINK_KEY_FILE"),
             redis_password_file=_path(env, "IVR_REDIS_PASSWORD_FILE"),
             max_calls=_int(env, "IVR_MAX_CALLS", cls.max_calls),
             max_calls_per_s=_float(

@@ -57,6 +57,9 @@ class Cluster:
             **os.environ,
             **self.shared_env(),
             "IVR_STATE_DIR": str(self.dir / f"asterisk-{i}"),
+            # a node listens on loopback and takes calls from Kamailio alone
+            "IVR_SIP_HOST": "127.0.0.1",
+            "IVR_SIP_TRUSTED": "127.0.0.1/32",
             "IVR_SIP_PORT": str(node["sip"]),
             "IVR_AMI_PORT": str(node["ami"]),
         }
@@ -116,7 +119,8 @@ def up(settings: Settings, topology_file: Path | None = None, timeout_s: float =
             _up_agi(c, j, timeout_s)
         for i in range(len(plan.asterisk)):
             _up_asterisk(c, i, timeout_s)
-        kamailio.up(plan, c.dir, timeout_s)
+        kamailio.up(plan, c.dir, timeout_s, trusted=settings.sip_trusted,
+                    public_host=settings.sip_host, peers_file=settings.sip_peers_file)  # fmt: skip
     except BaseException:
         down(settings)
         raise

@@ -65,6 +65,26 @@ def cluster(args: argparse.Namespace) -> int:
     )
 
 
+def agi_link(args: argparse.Namespace) -> int:
+    """`ivrctl agi-link up --client|--server --accept H:P --connect H:P`, `down`, `status`."""
+    from ivr.deploy import agi_link as link  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    if args.action == "up" and not (args.accept and args.connect and args.role):
+        print("agi-link up needs --client or --server, --accept and --connect", file=sys.stderr)
+        return 2
+    return _lifecycle(
+        "agi-link",
+        args.action,
+        lambda: link.up(
+            settings, client=args.role == "client", accept=args.accept, connect=args.connect
+        ),  # fmt: skip
+        lambda: link.down(settings),
+        lambda: link.status(settings),
+        lambda line: " running " in line,
+    )
+
+
 def run(settings: Settings, after_up: Callable[[Settings], list[str]]) -> int:
     """`make run`: the whole stack in the foreground until Ctrl-C, then a clean stop.
 

@@ -18,7 +18,7 @@ from dialplan import render as dialplan
 from ivr.config import variables as var
 from ivr.config.secret_files import private_dir, read_or_create, write_private
 from ivr.config.settings import Settings
-from ivr.deploy import probes, procs
+from ivr.deploy import probes, procs, sip_edge
 from loadgen import ports
 from login.settings import api_address
 from sounds import render as sounds
@@ -67,11 +67,12 @@ def dialplan_values(
     agi_servers: "host:port" of the FastAGI servers in the order the dialplan tries them
     (default: the stack's own); rtp: this Asterisk's media port range.
     """
-    servers = agi_servers or [f"{settings.agi_host}:{settings.agi_port}"]
+    servers = agi_servers or list(settings.dialplan_agi_servers)
     return {
         "moddir": moddir,
         "sip_host": settings.sip_host,
         "sip_port": str(settings.sip_port),
+        **sip_edge.values(settings),
         "agi_servers": "&".join(servers),
         "ami_port": str(settings.ami_port),
         "http_port": str(settings.asterisk_http_port),
@@ -110,10 +111,6 @@ def _moddir(root: Path) -> str:
     return "/" + str(found[0].relative_to(root))
 
 
-def _ami_secret(layout: Layout) -> str:
-    return read_or_create(layout.settings.state_dir / "ami-secret")
-
-
 def prepare_asterisk(
     layout: Layout, *, agi_servers: list[str] | None = None, rtp: tuple[int, int] = (10000, 20000)
 ) -> None:
@@ -128,12 +125,13 @@ def prepare_asterisk(
         private_dir(private)
     for sub in ("etc", "lib", "spool", "run", "log", "cache"):
         (layout.asterisk_dir / sub).mkdir(parents=True, exist_ok=True)
+    sip_edge.install(s, layout.asterisk_dir / "etc")
     write_asterisk_config(
         layout.asterisk_dir / "etc",
         dialplan_values(
             s,
             moddir=_moddir(layout.root),
-            ami_secret=_ami_secret(layout),
+            ami_secret=read_or_create(s.state_dir / "ami-secret"),
             agi_secret=read_or_create(s.agi_secret_path),
             agi_servers=agi_servers,
             rtp=rtp,
@@ -238,6 +236,8 @@ def _check_free(layout: Layout, name: str) -> None:
 
 
 def _wanted(layout: Layout) -> list[str]:
+    if layout.settings.agi_servers:  # an Asterisk-only node: servers and store elsewhere
+        return ["asterisk"]
     return [c for c in COMPONENTS if c != "redis" or layout.settings.private_redis]
 
 
@@ -319,7 +319,7 @@ def status(settings: Settings) -> list[str]:
         f"metrics http://127.0.0.1:{s.asterisk_http_port}/metrics",
     }
     lines = []
-    for name in COMPONENTS:
+    for name in COMPONENTS if not s.agi_servers else _wanted(layout):
         if name == "redis" and not s.private_redis:
             lines.append(f"redis     external  {s.redis_url}")
             continue

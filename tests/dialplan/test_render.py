@@ -79,7 +79,17 @@ def test_trunk_trusts_pai_and_takes_rfc4733(rendered):
     assert ("trust_id_inbound", "yes") in trunk
     assert ("dtmf_mode", "auto") in trunk
     assert ("media_address", "127.0.0.1") in trunk
-    assert ("match", "127.0.0.1") in trunk
+    assert ("match", "127.0.0.1/32") in trunk  # IVR_SIP_TRUSTED's default: not all of 127/8
+
+
+def test_trunk_match_comes_from_the_trusted_setting(tmp_path):
+    env = {"IVR_STATE_DIR": str(tmp_path), "IVR_SIP_TRUSTED": "203.0.113.0/28, 198.51.100.7"}
+    values = dialplan_values(Settings.from_env(env), moddir="/m", ami_secret="s", agi_secret="a")
+    (tmp_path / "etc").mkdir()
+    write_asterisk_config(tmp_path / "etc", values)
+    assert ("match", "203.0.113.0/28,198.51.100.7") in _items(tmp_path / "etc/pjsip.conf", "trunk")
+    with pytest.raises(ValueError, match="IVR_SIP_TRUSTED"):
+        Settings.from_env({**env, "IVR_SIP_TRUSTED": "carrier.example"})
 
 
 def test_files_are_private_and_ami_carries_no_keys(rendered):

@@ -11,7 +11,7 @@ import yaml
 
 from dialplan.render import render_kamailio
 from ivr.deploy.cluster_plan import Topology
-from ivr.deploy.kamailio import module_path
+from ivr.deploy.kamailio import listen_lines, module_path, peer_tables, trusted_list
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 
@@ -39,14 +39,21 @@ def test_compose_has_the_cluster_topology():
     assert "--replicaof" in services["redis-replica"]["command"]
 
 
-def test_kamailio_config_passes_kamailio_check(tmp_path):
+@pytest.mark.parametrize("peers", [False, True])
+def test_kamailio_config_passes_kamailio_check(tmp_path, peers):
     (tmp_path / "dispatcher.list").write_text("1 sip:127.0.0.1:5999 0 0\n")
+    (tmp_path / "trusted.list").write_text(trusted_list(("127.0.0.1", "192.0.2.0/24")))
+    for name, text in peer_tables([("0690000001", "s3cret")]).items():
+        (tmp_path / name).write_text(text)
     cfg = render_kamailio({
-        "children": "2", "sip_host": "127.0.0.1", "sip_port": "5998", "mpath": module_path(),
+        "children": "2", "listen": listen_lines("192.0.2.1", 5998), "mpath": module_path(),
+        "trusted_list": str(tmp_path / "trusted.list"), "node_socket": "udp:127.0.0.1:5998",
         "no_answer_ms": "1000", "dispatcher_list": str(tmp_path / "dispatcher.list"),
         "ping_from": "sip:dispatcher@127.0.0.1", "probe_interval_s": "1", "pike_density": "300",
+        "peers_define": "#!define WITH_PEERS" if peers else "# none", "peers_dir": str(tmp_path),
     })  # fmt: skip
-    for needed in ("ds_select_dst", "failure_route", "pike_check_req", "record_route"):
+    assert (tmp_path / "trusted.list").read_text() == "1 127.0.0.1 32 0\n1 192.0.2.0 24 0\n"
+    for needed in ("ds_select_dst", "failure_route", "pike_check_req", "allow_source_address"):
         assert needed in cfg
     (tmp_path / "kamailio.cfg").write_text(cfg)
     check = subprocess.run(["kamailio", "-c", "-f", str(tmp_path / "kamailio.cfg")],

@@ -65,8 +65,12 @@ def netstring(payload: dict) -> bytes:
 class Baresip:
     """``async with Baresip(number, workdir) as phone: await phone.command("dial", uri)``."""
 
-    def __init__(self, number: str, workdir: Path) -> None:
+    def __init__(
+        self, number: str, workdir: Path, *, extra_config: str = "", account_params: str = ""
+    ) -> None:
+        """extra_config: lines added to the config; account_params: e.g. ";mediaenc=srtp"."""
         self.number = number
+        self.extra_config, self.account_params = extra_config, account_params
         self.dir = workdir / f"baresip-{number}"
         self.events: list[dict] = []
         self.proc: asyncio.subprocess.Process | None = None
@@ -84,9 +88,10 @@ class Baresip:
         sip_port, rtp_port, ctrl_port = self._ports[0], self._ports[1], self._ports[5]
         write_silence(self.dir / "silence.wav")
         (self.dir / "config").write_text(
-            _config(sip_port, rtp_port, ctrl_port, self.dir / "silence.wav")
+            _config(sip_port, rtp_port, ctrl_port, self.dir / "silence.wav") + self.extra_config
         )
-        (self.dir / "accounts").write_text(f"<sip:{self.number}@{LOCAL_IP}>;regint=0\n")
+        account = f"<sip:{self.number}@{LOCAL_IP}>;regint=0{self.account_params}\n"
+        (self.dir / "accounts").write_text(account)
         self.log = (self.dir / "baresip.log").open("wb")
         self.proc = await asyncio.create_subprocess_exec(
             BARESIP_BIN,

@@ -17,6 +17,7 @@ from panoramisk import Manager
 
 from loadgen.rtp_pcap import keys_at
 from loadgen.sipp import CallSpec, run_call
+from tests.e2e import sipprobe
 
 pytestmark = pytest.mark.e2e
 
@@ -147,3 +148,14 @@ def test_agi_secret_is_in_no_log(imported):
         if path.is_file() and secret in path.read_bytes()
     }
     assert holders == {"agi-secret", "asterisk/etc/extensions.conf"}
+
+
+def test_single_node_takes_no_caller_id_from_an_untrusted_address(imported):
+    """IVR_SIP_TRUSTED defaults to 127.0.0.1 alone: 127.0.0.2 is another host to Asterisk,
+    and its INVITE with the victim's number in P-Asserted-Identity and From reaches no
+    endpoint, so no dialplan runs and nothing is logged or set."""
+    before = len(lines(imported))
+    status = sipprobe.invite("127.0.0.1", imported.sip_port, "0664806430", VICTIM, "127.0.0.2")
+    assert status is not None and status >= 400 and status != 404, status
+    assert len(lines(imported)) == before  # no call.start, no call.end
+    assert imported.ivrctl("tpw", "show", VICTIM, check=False).stdout.strip() == "none"
