@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from ivr.flow import entries
 from ivr.flow.callerid import normalise
-from ivr.flow.calllog import log_call_event, log_call_start, log_strike
+from ivr.flow.calllog import Played, log_call_event, log_call_start, log_prompts, log_strike
 from ivr.flow.entries import Strike
 from ivr.flow.outcomes import CallInfo, CallResult, Outcome, Step
 from ivr.flow.ports import (
@@ -212,8 +212,10 @@ class _Call:
         if self.stale_keys:
             await self.channel.flush_keys()
             self.stale_keys = False
+        prompts = entry.prompts(self.target, after_strike=self.after_strike)
+        log_prompts(self.call, step=self.step, kind=Played.ENTRY, prompts=prompts)
         keyed = await self.channel.collect(
-            entry.prompts(self.target, after_strike=self.after_strike),
+            prompts,
             max_digits=entry.max_digits,
             first_key_s=entry.first_key_s,
             inter_key_s=entry.inter_key_s,
@@ -236,6 +238,9 @@ class _Call:
         """
         try:
             async with asyncio.timeout(GOODBYE_S):
+                kind = Played.GOODBYE if self.answered else Played.REFUSAL
+                if self.goodbye:
+                    log_prompts(self.call, step=self.step, kind=kind, prompts=self.goodbye)
                 if not self.answered:
                     await self.channel.refuse(self.goodbye, sip_status=self.sip_status or 503)
                     return
@@ -281,7 +286,8 @@ async def run_call(
 ) -> CallResult:
     """Run one call from caller check to hang-up; never raises except on cancellation.
 
-    Logs call.start and call.strike; the caller logs call.end (ivr.flow.calllog.log_call_end).
+    Logs call.start, call.prompt and call.strike; the caller logs call.end
+    (ivr.flow.calllog.log_call_end).
     """
     started = clock()
     flow = _Call(call, channel, directory, store, limiter, timing, capacity)
