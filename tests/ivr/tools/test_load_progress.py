@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,8 @@ STATS = {"OutgoingCall(C)": "3", "CurrentCall": "1"}
 
 
 def end_line(caller: str, outcome: str) -> bytes:
-    end = CallEnd.from_record({})  # defaults; the fields this test is about set below
-    data = {"event": CALL_END, **asdict(end), "caller": caller, "outcome": outcome}
+    end = replace(CallEnd.from_record({}), caller=caller, outcome=outcome)  # the rest defaults
+    data = {"event": CALL_END, **asdict(end)}
     return json.dumps(data).encode() + b"\n"
 
 
