@@ -1,4 +1,4 @@
-"""The call log: what a call logs, with which fields (docs/interfaces.md), and its one reader.
+"""The call log: what a call logs, with which fields (docs/call-flow.md), and its one reader.
 
 Operators tail it and tools parse it: each call ends with exactly one `call.end` line. No
 line may hold a password or keyed digits: the flow never passes them (and the sink, in
@@ -15,7 +15,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self, get_type_hints
@@ -73,7 +73,7 @@ class _Fields:
     def from_record(cls, rec: Mapping[str, Any]) -> Self:
         """The event from a parsed line (ValueError when a field has the wrong type)."""
         hints = _hints(cls)
-        return cls(**{f.name: _value(hints[f.name], rec, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+        return cls(**{f.name: _value(hints[f.name], rec, f.name) for f in fields(cls)})
 
 
 @functools.cache
@@ -156,7 +156,7 @@ CALL_END_FIELDS = tuple(f.name for f in fields(CallEnd))
 
 
 def _log(record: CallRecord) -> None:
-    _logger().info(_EVENT_OF[type(record)], **asdict(record))
+    _logger().info(_EVENT_OF[type(record)], **vars(record))  # shallow: plain values only
 
 
 def log_call_end(call: CallInfo, result: CallResult, duration_ms: int) -> None:
