@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self, get_type_hints
+from typing import Any, Self, TypeVar, get_type_hints
 
 import structlog
 
@@ -185,6 +185,8 @@ def log_call_event(event: str, call: CallInfo, *, level: str = "info", **fields:
 
 # --- reading ------------------------------------------------------------------------------
 
+_R = TypeVar("_R")
+
 
 @dataclass(frozen=True)
 class LogLine:
@@ -215,21 +217,14 @@ class LogLine:
             return None
         return when if when.tzinfo else None
 
-    @property
-    def start(self) -> CallStart | None:
-        return self.record if isinstance(self.record, CallStart) else None
+    start = property(lambda self: _of(self, CallStart), doc="The call.start record, or None.")
+    strike = property(lambda self: _of(self, CallStrike), doc="The call.strike record, or None.")
+    prompt = property(lambda self: _of(self, CallPrompt), doc="The call.prompt record, or None.")
+    end = property(lambda self: _of(self, CallEnd), doc="The call.end record, or None.")
 
-    @property
-    def strike(self) -> CallStrike | None:
-        return self.record if isinstance(self.record, CallStrike) else None
 
-    @property
-    def prompt(self) -> CallPrompt | None:
-        return self.record if isinstance(self.record, CallPrompt) else None
-
-    @property
-    def end(self) -> CallEnd | None:
-        return self.record if isinstance(self.record, CallEnd) else None
+def _of(line: LogLine, kind: type[_R]) -> _R | None:
+    return line.record if isinstance(line.record, kind) else None
 
 
 def parse_line(raw: bytes | str) -> LogLine | None:
