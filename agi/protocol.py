@@ -2,10 +2,12 @@
 
 Feed what the socket read (``b""`` for EOF) to ``receive_data`` and get events: the
 environment once, then the reply to each command and hang-up notices. ``send_command``
-turns a command into the bytes to write. Every per-call rule of the protocol lives here
-(one command in flight, replies of abandoned commands skipped, ``HANGUP`` lines never taken
-as a reply, ``511``/``-1``/``(hangup)`` judged), so the server only moves bytes and bounds
-waits, and every rule is a test without a socket. Standard library only.
+turns a command into the bytes to write. Every rule of one reply lives here (one command in
+flight, replies of abandoned commands skipped, ``HANGUP`` lines never taken as a reply,
+``511``/``-1``/``(hangup)`` judged), and each is a test without a socket. The one rule that
+needs another round trip (a ``-1`` on a live channel: ``CHANNEL STATUS`` tells a failed
+command from a hang-up) is in ``agi.server``, which also moves the bytes and bounds the
+waits. Standard library only.
 """
 
 from __future__ import annotations

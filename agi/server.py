@@ -1,8 +1,9 @@
 """A thin asyncio FastAGI server: one task per call, a timeout on every read.
 
 Routing is an explicit registry built at start-up. The protocol's rules live in
-agi.protocol.Connection; this module only moves bytes, bounds waits, and turns failures
-into something visible (a structlog event, and a channel variable the dialplan can test).
+agi.protocol.Connection; this module moves bytes, bounds waits, guards the door (allow-list,
+secret, cap: each refusal logged and handed to `on_refused`, which the service counts) and
+turns failures into something visible (a structlog event, a variable the dialplan tests).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 SECRET_ARG = "agi_arg_1"
 _READ_SIZE = 4096
 _CLEANUP_TIMEOUT_S = 5.0  # bound on the best-effort commands sent after a failure
+_FAILURE = b"FAILURE\n"  # res_agi: AGISTATUS=FAILURE, as for a server it cannot reach
 
 
 class Registry:
@@ -144,6 +146,9 @@ class AgiServer:
         allow: Sequence[str] = LOOPBACK,
         secret: str | None = None,
         max_calls: int = 0,
+        uncapped: Sequence[str] = (),
+        busy_variable: tuple[str, str] | None = None,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self.registry = registry
         self.host = host
@@ -155,6 +160,9 @@ class AgiServer:
         self.allow = tuple(ipaddress.ip_network(net, strict=False) for net in allow)
         self._secret = secret  # compared in constant time with SECRET_ARG
         self.max_calls = max_calls  # 0: no cap
+        self.uncapped = frozenset(n.strip("/") for n in uncapped)  # served beyond the cap too
+        self.busy_variable = busy_variable  # (name, value) set on a call refused at the cap
+        self._on_refused = on_refused  # with the reason: "address", "secret" or "capacity"
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -198,9 +206,7 @@ class AgiServer:
         try:
             address = _peer(writer)
             if not any(address in net for net in self.allow if address is not None):
-                log.warning("agi.refused", address=str(address), reason="address")
-            elif self.max_calls and len(self._tasks) > self.max_calls:
-                log.warning("agi.refused", address=str(address), reason="capacity")
+                self._refuse(address, "address")  # a stranger: not a byte read or sent
             else:
                 await self._serve(reader, writer, address)
         finally:
@@ -209,9 +215,15 @@ class AgiServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
+    def _refuse(self, address: object, reason: str, **where: str) -> None:
+        log.warning("agi.refused", address=str(address), reason=reason, **where)
+        if self._on_refused is not None:
+            self._on_refused(reason)
+
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: IPAddress
     ) -> None:
+        over_cap = 0 < self.max_calls < len(self._tasks)  # counted at the connection's start
         conn = Connection()
         try:
             await asyncio.wait_for(_read_environment(conn, reader), self.env_timeout_s)
@@ -226,9 +238,17 @@ class AgiServer:
             log.info("agi.env_truncated")
             return
         if self._secret is not None and not _same(conn.env.get(SECRET_ARG), self._secret):
-            log.warning("agi.refused", address=str(address), reason="secret")
+            self._refuse(address, "secret")
             return  # no command: whoever this is learns nothing and drives nothing
         call = AgiCall(conn, reader, writer, command_timeout_s=self.command_timeout_s)
+        if over_cap and call.env.script not in self.uncapped:
+            self._refuse(address, "capacity", uniqueid=call.env.uniqueid)
+            # Marked busy, then AGISTATUS=FAILURE: the dialplan tries its next server (none
+            # left: the apology and a refusal before answer). close() flushes the line.
+            if self.busy_variable is not None:
+                await _best_effort(call.command("SET VARIABLE", *self.busy_variable))
+            writer.write(b"" if call.gone else _FAILURE)
+            return
         handler = self.registry.get(call.env.script)
         if handler is None:
             log.warning("agi.unknown_script", script=call.env.script, uniqueid=call.env.uniqueid)

@@ -2,7 +2,7 @@
 
 Measures, in one run (ratios matter more than absolute times on shared machines):
 importing a 10,000-number contract into SQLite (and PostgreSQL when reachable); the bare
-key derivation at the default Argon2id cost (and the legacy scrypt one, for comparison);
+key derivation at the default Argon2id cost;
 a temporary-password set, a verify of a live password and a verify of a number without
 one (the dummy derivation), medians of 20; and 50 concurrent wrong verifies against one
 number (must end with exactly 3 failures counted).
@@ -24,7 +24,7 @@ from store import keys
 from store.credentials import CredentialStore
 from store.db import make_engine
 from store.importer import import_csv
-from store.kdf import Argon2idParams, ScryptParams, derive, new_salt
+from store.kdf import Argon2idParams, derive, new_salt
 from store.migrations import migrate
 from store.redisconn import connect
 from store.types import Unit, VerifyOutcome
@@ -54,7 +54,7 @@ def bench_import(url: str, csv: Path) -> tuple[float, float]:
 def bench_kdf(runs: int = 20) -> dict[str, float]:
     pepper, salt = secrets.token_bytes(32), new_salt()
     found = {}
-    for name, params in (("argon2id_default", Argon2idParams()), ("scrypt_legacy", ScryptParams())):
+    for name, params in ("argon2id_default", Argon2idParams()):
         times = []
         for _ in range(runs):
             t0 = time.perf_counter()

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import floor
-from benchmarks.ports import free_port
 from ivr.config.secret_files import write_private
 from ivr.config.settings import Settings
 from ivr.deploy import stack
 from ivr.tools.load import LoadResult, measure, report
 from ivr.tools.plan import DEFAULT_DID
+from loadgen.ports import free_port
 
 CLASSIC_DID = "0699990002"
 ON_TIME_S = 2.0  # last key → completion prompt, 95th percentile

@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.ports import free_port
 from ivr.config.secret_files import private_dir, read_or_create
 from ivr.config.settings import Settings
 from ivr.deploy import probes
 from ivr.deploy.procs import wait_for
 from ivr.deploy.stack import durable_redis_argv
 from ivr.tools import testrange
+from loadgen.ports import free_port
 from store.kdf import Argon2idParams, derive, new_salt
 from store.pepper import load_or_create
 

@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loadgen.ports import release_ports, reserve_ports
 from loadgen.rtp_pcap import KeyPress, write_keys_pcap
 from loadgen.scenario import MARK, callers_csv, load_scenario
-from loadgen.sipp import LOCAL_IP, SIPP_BIN, release_ports, reserve_ports
+from loadgen.sipp import sipp_command
 
 
 @dataclass
@@ -128,26 +129,16 @@ def run_load(
     stat_file = workdir / "stats.csv"
     ports = reserve_ports(1) + reserve_ports(4, even=True)
     bound_s = len(callers) / rate + call_timeout_s + 60
-    cmd = [
-        SIPP_BIN,
-        f"{sip_host}:{sip_port}",
-        "-sf", str(scenario),
-        "-inf", str(workdir / "callers.csv"),
-        "-m", str(len(callers)),
-        "-r", f"{rate:g}",
-        "-rp", "1000",
-        "-l", str(len(callers)),
-        "-i", LOCAL_IP,
-        "-p", str(ports[0]),
-        "-mi", LOCAL_IP,
-        "-mp", str(ports[1]),
-        "-timeout", f"{round(bound_s)}s",
-        "-trace_stat", "-stf", str(stat_file), "-fd", "1",
-        "-trace_logs", "-log_file", str(workdir / "actions.log"),
-        "-trace_err", "-error_file", str(workdir / "errors.log"),
-        "-nostdin", "-aa", "-timeout_error",
-        "-max_recv_loops", "10000", "-max_sched_loops", "10000",
-    ]  # fmt: skip
+    cmd = sipp_command(
+        scenario, sip_host, sip_port,
+        local_port=ports[0], media_port=ports[1], timeout_s=bound_s, workdir=workdir,
+        calls=len(callers), trace_messages=False, extra_flags=["-trace_stat"],
+        extra=[
+            ("-inf", workdir / "callers.csv"), ("-r", f"{rate:g}"), ("-rp", 1000),
+            ("-stf", stat_file), ("-fd", 1),
+            ("-max_recv_loops", 10000), ("-max_sched_loops", 10000),
+        ],
+    )  # fmt: skip
     started = time.monotonic()
     killed = False
     proc = subprocess.Popen(

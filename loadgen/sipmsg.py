@@ -81,3 +81,19 @@ CSeq: 1 ACK
 Max-Forwards: 70
 Content-Length: 0
 """
+
+
+def options(host: str, port: int, *, local_ip: str, local_port: int, tag: str) -> str:
+    """A raw OPTIONS (no SIPp placeholders): the readiness probe of a SIP server."""
+    return (
+        f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {local_ip}:{local_port};branch=z9hG4bK{tag};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:probe@{local_ip}>;tag={tag}\r\n"
+        f"To: <sip:{host}:{port}>\r\n"
+        f"Call-ID: {tag}@{local_ip}\r\n"
+        "CSeq: 1 OPTIONS\r\n"
+        f"Contact: <sip:probe@{local_ip}:{local_port}>\r\n"
+        "Accept: application/sdp\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )

@@ -3,22 +3,23 @@
 The pepper lives outside Redis, so a copy of Redis alone cannot be brute-forced; Argon2id
 (memory-hard, OWASP's recommendation) makes each guess slow. The parameters are stored
 with each record, so they can be raised later without invalidating records already
-written; records written with scrypt before Argon2id still verify, and every new set
-uses Argon2id. Parameters read back from a record are bounded, so a planted record cannot
-make one verify cost a gigabyte or seconds.
+written. Parameters read back from a record are bounded, so a planted record cannot make one
+verify cost a gigabyte or seconds.
+
+Where the slow work runs is the caller's choice: `derive_async` takes an executor (the IVR
+hands in a low-priority pool of its own, `ivr.service.kdf_pool`; a web site may pass its
+own or none, for the event loop's default pool).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -28,12 +29,8 @@ SALT_BYTES = 16
 MAX_MEMORY_KIB = 256 * 1024
 MAX_TIME_COST = 16
 MAX_PARALLELISM = 8
-# Derivations run in a pool of their own, one thread a core, each thread at a lower CPU
-# priority: on a saturated machine Asterisk's media and the event loop (a caller's keys) come
-# first, and only the derivation waits (the completion prompt comes later; no key is lost).
-KDF_NICE = 10
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_count_lock = threading.Lock()
+_derivations = 0
 
 
 @dataclass(frozen=True)
@@ -71,37 +68,8 @@ class Argon2idParams:
         )
 
 
-@dataclass(frozen=True)
-class ScryptParams:
-    """scrypt, what records were written with before Argon2id: verified, never written."""
-
-    ALG: ClassVar[str] = "hmac-sha256+scrypt"
-
-    n: int = 2**14
-    r: int = 8
-    p: int = 1
-    dklen: int = 32
-
-    def __post_init__(self) -> None:
-        if self.n < 2 or self.n & (self.n - 1) or self.n > 2**20:
-            raise ValueError("scrypt n must be a power of two up to 2**20")
-        if not 1 <= self.r <= 32 or not 1 <= self.p <= MAX_PARALLELISM:
-            raise ValueError("scrypt r must be 1..32 and p 1..8")
-        if not 16 <= self.dklen <= 64:
-            raise ValueError("scrypt dklen must be 16..64")
-
-    def derive(self, keyed: bytes, salt: bytes) -> bytes:
-        maxmem = 128 * self.r * (self.n + self.p + 2) + 1024 * 1024
-        return hashlib.scrypt(
-            keyed, salt=salt, n=self.n, r=self.r, p=self.p, dklen=self.dklen, maxmem=maxmem
-        )
-
-
-KdfParams = Argon2idParams | ScryptParams
-_BY_ALG: dict[str, type[Argon2idParams] | type[ScryptParams]] = {
-    Argon2idParams.ALG: Argon2idParams,
-    ScryptParams.ALG: ScryptParams,
-}
+KdfParams = Argon2idParams
+_BY_ALG: dict[str, type[Argon2idParams]] = {Argon2idParams.ALG: Argon2idParams}
 
 
 def to_json(params: KdfParams) -> str:
@@ -125,37 +93,25 @@ def new_salt() -> bytes:
 
 def derive(password: str, salt: bytes, pepper: bytes, params: KdfParams) -> bytes:
     """The verifier of password (blocking: call it through `derive_async`)."""
+    global _derivations
+    with _count_lock:
+        _derivations += 1
     keyed = hmac.new(pepper, password.encode("utf-8"), hashlib.sha256).digest()
     return params.derive(keyed, salt)
 
 
-def _lower_priority() -> None:
-    """This worker thread only (Linux nice is per thread); best effort elsewhere."""
-    with contextlib.suppress(AttributeError, OSError):
-        tid = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + KDF_NICE)
-        )
+def derivations_total() -> int:
+    """Derivations this process has run (dummy ones too): what a flood of logins costs."""
+    return _derivations
 
 
-def _kdf_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 1,
-                thread_name_prefix="kdf",
-                initializer=_lower_priority,
-            )
-        return _pool
-
-
-async def derive_async(password: str, salt: bytes, pepper: bytes, params: KdfParams) -> bytes:
-    """`derive` in a KDF worker thread: the event loop keeps serving other calls meanwhile, and
-    a burst of derivations neither takes the default pool's threads (directory look-ups) nor
-    the CPU that live calls need."""
+async def derive_async(
+    password: str, salt: bytes, pepper: bytes, params: KdfParams, executor: Executor | None = None
+) -> bytes:
+    """`derive` in a worker thread of ``executor`` (None: the loop's default pool), so the
+    event loop keeps serving other requests meanwhile."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_kdf_pool(), derive, password, salt, pepper, params)
+    return await loop.run_in_executor(executor, derive, password, salt, pepper, params)
 
 
 def matches(candidate: bytes, verifier: bytes) -> bool:

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ivr.flow.calllog import CallEnd, CallLogReader, CallStrike, LogLine, read_lines
+from loadgen.ports import free_port
 
 IVRCTL = [sys.executable, "-m", "ivr.cli"]
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free for both TCP and UDP right now (the kernel picks it)."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
-        with socket.socket(socket.AF_INET, other) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
 
 
 @dataclass
@@ -39,15 +27,17 @@ class Stack:
     @classmethod
     def new(cls, state_dir: Path, **extra: str) -> Stack:
         env = dict(os.environ)
+        taken: set[int] = set()  # six distinct ports
         env.update(
             {
                 "IVR_STATE_DIR": str(state_dir),
-                "IVR_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
-                "IVR_AGI_PORT": str(free_port()),
-                "IVR_AMI_PORT": str(free_port()),
-                "IVR_REDIS_PORT": str(free_port()),
-                "IVR_METRICS_PORT": str(free_port()),
-                "IVR_ASTERISK_HTTP_PORT": str(free_port()),
+                "IVR_SIP_PORT": str(free_port(taken)),
+                "IVR_AGI_PORT": str(free_port(taken)),
+                "IVR_AMI_PORT": str(free_port(taken)),
+                "IVR_REDIS_PORT": str(free_port(taken)),
+                "IVR_METRICS_PORT": str(free_port(taken)),
+                "IVR_ASTERISK_HTTP_PORT": str(free_port(taken)),
+                "IVR_API_PORT": str(free_port(taken)),
             }
         )
         env.pop("IVR_REDIS_URL", None)
@@ -106,6 +96,37 @@ class Stack:
     def down(self) -> None:
         self.ivrctl("stack", "down")
 
+    async def ami(self, **options: Any) -> Any:
+        """A connected panoramisk Manager on this stack's AMI (user `ivr`); close() it."""
+        from panoramisk import Manager  # noqa: PLC0415 (only the tests that use AMI)
+
+        manager = Manager(
+            loop=asyncio.get_running_loop(),
+            host="127.0.0.1",
+            port=int(self.env["IVR_AMI_PORT"]),
+            username="ivr",
+            secret=(self.state_dir / "ami-secret").read_text().strip(),
+            reconnect_timeout=0,
+            **options,
+        )
+        await asyncio.wait_for(manager.connect(), 10)
+        return manager
+
+
+@contextlib.contextmanager
+def running(state_dir: Path, subscribers: str | None = None, **env: str) -> Iterator[Stack]:
+    """`stack up` on free ports with `env`, the subscribers' CSV text imported; then down."""
+    s = Stack.new(state_dir, **env)
+    try:
+        s.up()
+        if subscribers is not None:
+            csv = state_dir.with_name(state_dir.name + "-subscribers.csv")
+            csv.write_text(subscribers)
+            s.ivrctl("subscribers", "import", str(csv))
+        yield s
+    finally:
+        s.down()
+
 
 def alive(pid: int) -> bool:
     """True while pid exists and is not a zombie."""
@@ -119,6 +140,11 @@ def alive(pid: int) -> bool:
 def mounts_under(*paths: Path) -> list[str]:
     text = Path("/proc/mounts").read_text()
     return [line for line in text.splitlines() if any(str(p) in line for p in paths)]
+
+
+def call_ended(caller: str) -> Callable[[LogLine], bool]:
+    """Matches this caller's call.end line (for Stack.wait_for_line)."""
+    return lambda e: e.end is not None and e.end.caller == caller
 
 
 def ends_and_strikes(lines: list[LogLine], caller: str) -> tuple[list[CallEnd], list[CallStrike]]:

@@ -1,17 +1,13 @@
 #!/usr/bin/python3
 """Capacity benchmark (c), the classic deployment: the unit-1 dial-in as one process per call.
 
-Asterisk starts this script for every call (`AGI(/ivr/classic/tmp_password_agi.py)`, the
-chroot's /usr/bin/python3). It speaks AGI on stdin/stdout through pyst2's blocking `AGI()`
-and uses the service's own store library, copied beside it by benchmarks.classic.install,
-for the directory look-up, the call limits and `set_temporary`. It sends the AGI commands
-the service's flow sends for a unit-1 call (ivr.flow.call, ivr.agi_channel), so that only
-the process model differs. Differences, all outside a unit-1 call that sets a password: a
-refused caller is just hung up (no early media, no SIP status); menu keys 2 and 3 are
-strikes; the call's maximum length is the dialplan's TIMEOUT(absolute) (ends `abandoned`).
-
-Keys, the password and its verifier are never written anywhere but to the store: pyst2's
-own trace (every command and reply) goes to /dev/null, errors are logged by type name only.
+Asterisk starts this script for every call (`AGI(/ivr/classic/tmp_password_agi.py)`). It
+speaks AGI through pyst2's blocking `AGI()` and uses the service's store library (copied by
+benchmarks.classic.install), sending the AGI commands the service's flow sends for a unit-1
+call, so only the process model differs. Outside a unit-1 call that sets a password: a
+refused caller is hung up (no early media), menu keys 2 and 3 are strikes, and the maximum
+length is the dialplan's TIMEOUT(absolute). Keys, password and verifier go to the store only:
+pyst2's trace goes to /dev/null, errors are logged by type name.
 """
 
 from __future__ import annotations
@@ -47,8 +43,8 @@ START_AGAIN, NOT_SUBSCRIBED, SORRY = "tpw/start_again", "tpw/not_subscribed", "t
 FLUSH_WAIT_MS, FLUSH_MAX_ROUNDS = 400, 20  # ivr.agi_channel.flush_keys
 
 
-class CallerGone(Exception):
-    """The channel hung up (SIGHUP, a -1 result, 511, or EOF on stdin)."""
+class CallerGone(Exception):  # SIGHUP, a -1 result, 511, or EOF on stdin
+    pass
 
 
 class Ended(Exception):
@@ -306,11 +302,8 @@ def main() -> int:
     return 0
 
 
-def call_end(
-    agi: AGI, call: Call | None, outcome: str, error: str | None, started: float
-) -> dict[str, Any]:
-    """The call.end fields of ivr.flow.calllog.CallEnd, plus source, the process's CPU
-    (so a run can tell the script's own CPU from Asterisk's fork and exec), and any error."""
+def call_end(agi: AGI, call: Call | None, outcome: str, error: str | None, started: float):
+    """call.end's fields (ivr.flow.calllog.CallEnd), its source, its CPU and any error."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     record = {
         "event": "call.end",

@@ -1,6 +1,8 @@
 """One settings object: ports, URLs, timeouts and limits, read from the environment.
 
-Every default is documented here and in README; `shared/spec/interfaces.md` is the contract.
+Every default is documented here and in README's settings table; docs/interfaces.md is the
+contract. One rule for 0: a cap or a limit set to 0 is off (no cap, no limit); any other
+setting refuses 0 with a one-line error, never silently taking its default.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: boo
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    """minimum 0: a cap or limit, where 0 means off; minimum 1: 0 is refused."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -36,8 +39,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    if value < minimum:
+        what = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+        raise ValueError(f"{name} {what}, got {raw!r}")
     return value
 
 
@@ -95,6 +99,7 @@ class Settings:
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
     max_calls: int = 600  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
     max_calls_per_s: float = 25.0  # IVR_MAX_CALLS_PER_S: new calls admitted a second (0: no cap)
+    max_calls_burst: int = 100  # IVR_MAX_CALLS_BURST: calls admitted at once above the rate
     early_media: bool = True  # IVR_EARLY_MEDIA: refusals play their text before the 4xx/5xx
     metrics_host: str = "127.0.0.1"  # IVR_METRICS_HOST
     metrics_port: int = 9464  # IVR_METRICS_PORT (0: any free port)
@@ -163,24 +168,24 @@ class Settings:
             max_calls_per_s=_float(
                 env, "IVR_MAX_CALLS_PER_S", cls.max_calls_per_s, allow_zero=True
             ),
+            max_calls_burst=_int(env, "IVR_MAX_CALLS_BURST", cls.max_calls_burst, minimum=1),
             early_media=_flag(env, "IVR_EARLY_MEDIA", cls.early_media),
             metrics_host=env.get("IVR_METRICS_HOST") or cls.metrics_host,
             metrics_port=_port(env, "IVR_METRICS_PORT", cls.metrics_port, allow_zero=True),
             asterisk_http_port=_port(env, "IVR_ASTERISK_HTTP_PORT", cls.asterisk_http_port),
             redis_replicas=_int(env, "IVR_REDIS_REPLICAS", cls.redis_replicas),
             redis_replica_timeout_ms=_int(
-                env, "IVR_REDIS_REPLICA_TIMEOUT_MS", cls.redis_replica_timeout_ms
-            )
-            or cls.redis_replica_timeout_ms,
+                env, "IVR_REDIS_REPLICA_TIMEOUT_MS", cls.redis_replica_timeout_ms, minimum=1
+            ),
             timing=Timing(
                 first_key_s=_float(env, "IVR_FIRST_KEY_S", Timing.first_key_s),
                 inter_key_s=_float(env, "IVR_INTER_KEY_S", Timing.inter_key_s),
-                tries=_int(env, "IVR_TRIES", Timing.tries) or Timing.tries,
+                tries=_int(env, "IVR_TRIES", Timing.tries, minimum=1),
                 max_call_s=_float(env, "IVR_MAX_CALL_S", Timing.max_call_s),
             ),
             limits=Limits(
                 calls_per_hour=_int(env, "IVR_LIMIT_CALLS_PER_HOUR", Limits.calls_per_hour),
                 failed_per_hour=_int(env, "IVR_LIMIT_FAILED_PER_HOUR", Limits.failed_per_hour),
-                window_s=_int(env, "IVR_LIMIT_WINDOW_S", Limits.window_s) or Limits.window_s,
+                window_s=_int(env, "IVR_LIMIT_WINDOW_S", Limits.window_s, minimum=1),
             ),
         )

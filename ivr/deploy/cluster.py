@@ -116,7 +116,7 @@ def up(settings: Settings, topology_file: Path | None = None, timeout_s: float =
             _up_agi(c, j, timeout_s)
         for i in range(len(plan.asterisk)):
             _up_asterisk(c, i, timeout_s)
-        kamailio.up(c, timeout_s)
+        kamailio.up(plan, c.dir, timeout_s)
     except BaseException:
         down(settings)
         raise

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ivr.config.settings import Settings
+from loadgen.ports import free_port
 
 PLAN_FILE = "cluster.json"
 RTP_BLOCK = 2000  # media ports per Asterisk node, from 10000 up
@@ -51,22 +51,6 @@ class Topology:
         return cls(**raw)
 
 
-def _free_port(taken: set[int]) -> int:
-    """A loopback port free for TCP and UDP now, not handed out before in this plan."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        if port not in taken:
-            taken.add(port)
-            return port
-
-
 @dataclass(frozen=True)
 class Plan:
     topology: Topology
@@ -88,19 +72,19 @@ class Plan:
             database_created=created,
             asterisk=[
                 {
-                    "sip": _free_port(taken),
-                    "ami": _free_port(taken),
+                    "sip": free_port(taken),
+                    "ami": free_port(taken),
                     "rtp_start": 10000 + i * RTP_BLOCK,
                     "rtp_end": 10000 + (i + 1) * RTP_BLOCK - 1,
                 }
                 for i in range(topology.asterisk_nodes)
             ],
             agi=[
-                {"agi": _free_port(taken), "metrics": _free_port(taken)}
+                {"agi": free_port(taken), "metrics": free_port(taken)}
                 for _ in range(topology.agi_servers)
             ],
-            redis=[_free_port(taken) for _ in range(1 + topology.redis_replicas)],
-            sentinels=[_free_port(taken) for _ in range(3)],
+            redis=[free_port(taken) for _ in range(1 + topology.redis_replicas)],
+            sentinels=[free_port(taken) for _ in range(3)],
         )
 
     def save(self, state_dir: Path) -> None:

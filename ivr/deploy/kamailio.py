@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dialplan import render as dialplan
 from ivr.config.secret_files import private_dir, write_private
 from ivr.deploy import probes, procs, stack
-
-if TYPE_CHECKING:
-    from ivr.deploy.cluster import Cluster
+from ivr.deploy.cluster_plan import Plan
+from loadgen import ports
 
 
 def module_path() -> str:
@@ -20,22 +18,25 @@ def module_path() -> str:
     return str(found[0]) + "/"
 
 
-def up(c: Cluster, timeout_s: float) -> None:
-    """Kamailio on the cluster's public SIP port, ready once it answers OPTIONS itself."""
-    if procs.running_pid("kamailio", run_dir=c.run_dir):
+def up(plan: Plan, state_dir: Path, timeout_s: float) -> None:
+    """Kamailio on the cluster's public SIP port, ready once it answers OPTIONS itself.
+
+    Its files in ``state_dir``/kamailio, its pid in run/, its output in logs/kamailio.out."""
+    run_dir = state_dir / "run"
+    if procs.running_pid("kamailio", run_dir=run_dir):
         return
-    if not probes.udp_port_free("127.0.0.1", c.plan.sip_port):
-        raise stack.StackError(f"kamailio: SIP port {c.plan.sip_port} is already in use")
-    kdir = private_dir(c.dir / "kamailio")
+    if not ports.udp_free("127.0.0.1", plan.sip_port):
+        raise stack.StackError(f"kamailio: SIP port {plan.sip_port} is already in use")
+    kdir = private_dir(state_dir / "kamailio")
     private_dir(kdir / "run")
-    nodes = "".join(f"1 sip:127.0.0.1:{a['sip']} 0 0\n" for a in c.plan.asterisk)
+    nodes = "".join(f"1 sip:127.0.0.1:{a['sip']} 0 0\n" for a in plan.asterisk)
     write_private(kdir / "dispatcher.list", nodes)
-    t = c.plan.topology
+    t = plan.topology
     cfg = dialplan.render_kamailio(
         {
             "children": "4",
             "sip_host": "127.0.0.1",
-            "sip_port": str(c.plan.sip_port),
+            "sip_port": str(plan.sip_port),
             "mpath": module_path(),
             "no_answer_ms": str(t.no_answer_ms),
             "dispatcher_list": str(kdir / "dispatcher.list"),
@@ -58,7 +59,12 @@ def up(c: Cluster, timeout_s: float) -> None:
         "-M",
         "8",
     ]
-    ok = lambda: (probes.sip_options("127.0.0.1", c.plan.sip_port) or "").endswith("200 OK")  # noqa: E731
+    ok = lambda: (probes.sip_options("127.0.0.1", plan.sip_port) or "").endswith("200 OK")  # noqa: E731
     stack.launch(
-        "kamailio", argv, run_dir=c.run_dir, log=c.log("kamailio"), ready=ok, timeout_s=timeout_s
+        "kamailio",
+        argv,
+        run_dir=run_dir,
+        log=state_dir / "logs" / "kamailio.out",
+        ready=ok,
+        timeout_s=timeout_s,
     )

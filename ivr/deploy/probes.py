@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 import socket
 
+from loadgen import sipmsg
+
 
 def tcp_accepts(host: str, port: int, timeout_s: float = 0.5) -> bool:
     try:
@@ -35,18 +37,7 @@ def sip_options(host: str, port: int, timeout_s: float = 1.0) -> str | None:
         sock.bind(("127.0.0.1", 0))
         lport = sock.getsockname()[1]
         tag = secrets.token_hex(6)
-        request = (
-            f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK{tag};rport\r\n"
-            "Max-Forwards: 70\r\n"
-            f"From: <sip:probe@127.0.0.1>;tag={tag}\r\n"
-            f"To: <sip:{host}:{port}>\r\n"
-            f"Call-ID: {tag}@127.0.0.1\r\n"
-            "CSeq: 1 OPTIONS\r\n"
-            f"Contact: <sip:probe@127.0.0.1:{lport}>\r\n"
-            "Accept: application/sdp\r\n"
-            "Content-Length: 0\r\n\r\n"
-        )
+        request = sipmsg.options(host, port, local_ip="127.0.0.1", local_port=lport, tag=tag)
         try:
             sock.sendto(request.encode(), (host, port))
             data, _ = sock.recvfrom(65535)
@@ -54,22 +45,3 @@ def sip_options(host: str, port: int, timeout_s: float = 1.0) -> str | None:
             return None
     line = data.split(b"\r\n", 1)[0].decode(errors="replace")
     return line if line.startswith("SIP/2.0 ") else None
-
-
-def udp_port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def tcp_port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True

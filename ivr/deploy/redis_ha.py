@@ -66,7 +66,10 @@ def sentinel_url(ports: list[int]) -> str:
 
 
 def _client(port: int, password: str) -> redis.Redis:
-    return redis.Redis(port=port, password=password, socket_timeout=1, socket_connect_timeout=1)
+    return redis.Redis(
+        port=port, password=password, socket_timeout=1, socket_connect_timeout=1,
+        decode_responses=True,
+    )  # fmt: skip
 
 
 def current_primary(sentinel_ports: list[int], password: str) -> tuple[str, int] | None:
@@ -74,13 +77,13 @@ def current_primary(sentinel_ports: list[int], password: str) -> tuple[str, int]
     for port in sentinel_ports:
         client = _client(port, password)
         try:
-            addr = client.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE)
+            addr = client.sentinel_get_master_addr_by_name(SERVICE, return_responses=True)
         except redis.RedisError:
             continue
         finally:
             client.close()
         if addr:
-            return addr[0].decode(), int(addr[1])
+            return str(addr[0]), int(addr[1])
     return None
 
 
@@ -100,16 +103,12 @@ def sentinels_agree(port: int, password: str, sentinels: int, replicas: int) -> 
     """This Sentinel knows the other Sentinels and the replicas (a failover can be voted)."""
     client = _client(port, password)
     try:
-        master = client.execute_command("SENTINEL", "master", SERVICE)
+        master = client.sentinel_master(SERVICE, return_responses=True)  # parsed
     except redis.RedisError:
         return False
     finally:
         client.close()
-    if isinstance(master, list):
-        master = dict(zip(master[::2], master[1::2], strict=False))
-    fields = master
-    fields = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
     return (
-        int(fields.get("num-other-sentinels", 0)) >= sentinels - 1
-        and int(fields.get("num-slaves", 0)) >= replicas
+        int(master.get("num-other-sentinels", 0)) >= sentinels - 1
+        and int(master.get("num-slaves", 0)) >= replicas
     )

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from ivr.flow import entries
 from ivr.flow.callerid import normalise
-from ivr.flow.calllog import Played, log_call_event, log_call_start, log_prompts, log_strike
+from ivr.flow.calllog import log_call_event, log_call_start, log_prompts, log_strike
 from ivr.flow.entries import Strike
 from ivr.flow.outcomes import CallInfo, CallResult, Outcome, Step
 from ivr.flow.ports import (
@@ -30,12 +30,11 @@ from ivr.flow.ports import (
 from ivr.flow.table import STEP_OF, TABLE, Action, Do, E, End, Event, S, State
 from ivr.flow.timing import Timing
 from sounds.catalog import Prompt
-from store.types import StoreUnavailable, Subscriber, Unit
+from store.types import Prepared, StoreUnavailable, Subscriber, Unit
 
 # Once the outcome is decided the call deadline no longer applies (a "set" must stay "set");
 # the goodbye and the after-call bookkeeping get bounds of their own.
-GOODBYE_S = 60.0
-AFTER_CALL_S = 10.0
+GOODBYE_S, AFTER_CALL_S = 60.0, 10.0
 
 
 class _Call:
@@ -62,14 +61,13 @@ class _Call:
         }
         self.state = S.CALLER_CHECK
         self.step = Step.CALLER_CHECK
-        self.strikes = 0
-        self.after_strike = False
-        self.stale_keys = False
+        self.strikes, self.after_strike, self.stale_keys = 0, False, False
         self.caller: str | None = call.caller_raw
         self.subscriber: Subscriber | None = None
         self.unit: Unit | None = None
         self.target: str | None = None
         self.first_entry: str | None = None
+        self.preparing: asyncio.Future[Prepared] | None = None  # the first entry's verifier
         self.outcome: Outcome | None = None
         self.goodbye: list[PromptItem] = []
         self.answered = False
@@ -169,25 +167,35 @@ class _Call:
         if strike is not None:
             return await self.strike(strike)
         self.first_entry = keyed.digits
+        # Derive while the caller keys the confirmation (the store's low-priority pool), so
+        # after a matching one only the write remains before 完了.
+        self.preparing = asyncio.ensure_future(self.store.prepare(keyed.digits))
         return E.ACCEPTED
 
     async def confirm(self) -> Event:
         keyed = await self.collect()
         strike = entries.judge_confirm(self.first_entry or "", keyed)
         if strike is not None:
-            self.first_entry = None  # back to the first entry
+            self.drop_entry()  # back to the first entry
             return await self.strike(strike)
         return E.ACCEPTED
 
+    def drop_entry(self) -> None:
+        """Forget the first entry and its verifier (a mismatch, or the call ended)."""
+        self.first_entry = None
+        if self.preparing is not None:
+            self.preparing.cancel()
+            self.preparing = None
+
     async def commit(self) -> Event:
-        password, self.first_entry = self.first_entry, None
+        preparing, self.preparing, self.first_entry = self.preparing, None, None
         sub = self.contract_subscriber()
-        if password is None or self.target is None or self.unit is None or not self.caller:
+        if preparing is None or self.target is None or self.unit is None or not self.caller:
             raise RuntimeError("commit reached without a complete entry")
         try:
-            await self.store.set_temporary(
+            await self.store.set_prepared(
                 self.target,
-                password,
+                await preparing,
                 unit=self.unit,
                 contract_number=sub.contract_number,
                 set_by=self.caller,
@@ -213,9 +221,8 @@ class _Call:
             await self.channel.flush_keys()
             self.stale_keys = False
         prompts = entry.prompts(self.target, after_strike=self.after_strike)
-        log_prompts(self.call, step=self.step, kind=Played.ENTRY, prompts=prompts)
         keyed = await self.channel.collect(
-            prompts,
+            log_prompts(self.call, self.step, prompts, entry=True),
             max_digits=entry.max_digits,
             first_key_s=entry.first_key_s,
             inter_key_s=entry.inter_key_s,
@@ -238,9 +245,7 @@ class _Call:
         """
         try:
             async with asyncio.timeout(GOODBYE_S):
-                kind = Played.GOODBYE if self.answered else Played.REFUSAL
-                if self.goodbye:
-                    log_prompts(self.call, step=self.step, kind=kind, prompts=self.goodbye)
+                log_prompts(self.call, self.step, self.goodbye, answered=self.answered)
                 if not self.answered:
                     await self.channel.refuse(self.goodbye, sip_status=self.sip_status or 503)
                     return
@@ -286,8 +291,7 @@ async def run_call(
 ) -> CallResult:
     """Run one call from caller check to hang-up; never raises except on cancellation.
 
-    Logs call.start, call.prompt and call.strike; the caller logs call.end
-    (ivr.flow.calllog.log_call_end).
+    Logs call.start, .prompt and .strike; the caller logs call.end (calllog.log_call_end).
     """
     started = clock()
     flow = _Call(call, channel, directory, store, limiter, timing, capacity)
@@ -309,7 +313,7 @@ async def run_call(
         flow.warn("call.error", exc)
         flow.end(Outcome.ERROR_INTERNAL, Prompt.SORRY)
     finally:
-        flow.first_entry = None
+        flow.drop_entry()
     if not caller_gone:
         await flow.say_goodbye()
     if flow.outcome is Outcome.FAILED_STRIKES:

@@ -1,4 +1,4 @@
-"""The call log: what a call logs, with which fields (docs/call-flow.md), and its one reader.
+"""The call log: what a call logs, with which fields (docs/interfaces.md), and its one reader.
 
 Operators tail it and tools parse it: each call ends with exactly one `call.end` line. No
 line may hold a password or keyed digits: the flow never passes them (and the sink, in
@@ -112,7 +112,7 @@ class CallPrompt(_Fields):
 
 @dataclass(frozen=True)
 class CallEnd(_Fields):
-    """A `call.end` line: exactly the fields of interfaces.md, in their order."""
+    """A `call.end` line: exactly the fields of docs/interfaces.md, in their order."""
 
     call_id: str
     caller: str | None
@@ -172,10 +172,22 @@ def log_strike(call: CallInfo, *, step: str, reason: str, strikes: int) -> None:
     _log(CallStrike(call.call_id, str(step), str(reason), strikes))
 
 
-def log_prompts(call: CallInfo, *, step: str, kind: Played, prompts: Sequence[PromptItem]) -> None:
-    """What the caller is played (what `ivrctl call` shows as heard); never digits."""
-    ids = tuple(READBACK if isinstance(p, Digits) else p.id for p in prompts)
-    _log(CallPrompt(call.call_id, str(step), str(kind), ids))
+def log_prompts(
+    call: CallInfo,
+    step: str,
+    prompts: Sequence[PromptItem],
+    *,
+    entry: bool = False,
+    answered: bool = True,
+) -> Sequence[PromptItem]:
+    """What the caller is about to hear (`ivrctl call` shows it as heard), never a digit:
+    before an entry, or the goodbye (the refusal when never answered). Returns prompts, so
+    the flow logs them where it plays them; logs nothing for no prompt."""
+    if prompts:
+        kind = Played.ENTRY if entry else Played.GOODBYE if answered else Played.REFUSAL
+        ids = tuple(READBACK if isinstance(p, Digits) else p.id for p in prompts)
+        _log(CallPrompt(call.call_id, str(step), str(kind), ids))
+    return prompts
 
 
 def log_call_event(event: str, call: CallInfo, *, level: str = "info", **fields: Any) -> None:

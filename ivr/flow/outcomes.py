@@ -1,4 +1,4 @@
-"""What a call is and how it ended: the closed sets of the call log (interfaces.md).
+"""What a call is and how it ended: the closed sets of the call log (docs/interfaces.md).
 
 Kept apart from the flow so that the call log and the AGI server can name outcomes and
 steps without importing the state machine.

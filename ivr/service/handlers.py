@@ -2,13 +2,12 @@
 
 `tmp-password` runs the call flow; its call.end line is logged here. `call-end` runs from
 the dialplan's hangup handler on every call; it logs call.end only for a call the flow never
-saw (a caller gone before AGI started, or the server unreachable when the call came), so
-every call leaves exactly one line.
+saw (a caller gone before AGI started, the server unreachable when the call came, or every
+server refusing it at IVR_AGI_MAX_CALLS), so every call leaves exactly one line.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from agi.server import AgiCall
@@ -30,7 +29,9 @@ REJECTION_OF = {
     Outcome.REJECTED_CAPACITY: "capacity",
 }
 # Commands that wait for the caller (prompts, key entry) are not AGI turnaround.
-_CALLER_PACED = frozenset({"STREAM FILE", "EXEC", "WAIT FOR DIGIT", "SAY DIGITS", "GET DATA"})
+_CALLER_PACED = frozenset(
+    {"STREAM FILE", "EXEC", "GOSUB", "WAIT FOR DIGIT", "SAY DIGITS", "GET DATA"}
+)
 
 
 @dataclass
@@ -49,9 +50,12 @@ class Service:
     def __post_init__(self) -> None:
         self.seen = self.seen or RecentCalls()
 
-    def call_ended(self, info: CallInfo, result: CallResult) -> None:
+    def call_ended(self, info: CallInfo, result: CallResult, *, counted: bool = False) -> None:
+        """counted: its refusal is in ivr_rejections_total already (at each server's cap)."""
         log_call_end(info, result, result.duration_ms)
         self.metrics.observe_call_end(result.outcome)
+        if counted:
+            return
         if (reason := REJECTION_OF.get(result.outcome)) is not None:
             self.metrics.rejection(reason)
         elif result.outcome is Outcome.ERROR_STORE and not result.answered:
@@ -102,7 +106,8 @@ def tmp_password(service: Service):
 
 def call_end(service: Service):
     """agi_arg_2: the main AGI's status ("" when it never ran); agi_arg_3: the call's ms so
-    far; agi_arg_4: the DID (agi_arg_1 is the shared secret)."""
+    far; agi_arg_4: the DID; agi_arg_5: non-empty when a server refused the call at its cap
+    (agi_arg_1 is the shared secret)."""
 
     async def handle(call: AgiCall) -> None:
         env = call.env
@@ -110,8 +115,10 @@ def call_end(service: Service):
         if env.uniqueid in service.seen:
             return
         service.seen.add(env.uniqueid)
-        main_status = env.get("agi_arg_2")
+        main_status, busy = env.get("agi_arg_2"), bool(env.get("agi_arg_5"))
         outcome = Outcome.ERROR_INTERNAL if main_status == "FAILURE" else Outcome.ABANDONED
+        if busy and main_status == "FAILURE":
+            outcome = Outcome.REJECTED_CAPACITY
         raw = env.callerid
         try:
             duration_ms = max(0, int(float(env.get("agi_arg_3") or 0)))
@@ -120,10 +127,6 @@ def call_end(service: Service):
         info = CallInfo(call_id=env.uniqueid, caller_raw=raw, did=env.get("agi_arg_4"))
         caller = normalise(raw).number or raw
         result = CallResult(outcome, Step.CALLER_CHECK, 0, None, None, caller, duration_ms)
-        service.call_ended(info, result)
+        service.call_ended(info, result, counted=outcome is Outcome.REJECTED_CAPACITY)
 
     return handle
-
-
-def started_ms() -> int:
-    return int(time.time() * 1000)

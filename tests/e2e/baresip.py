@@ -21,7 +21,7 @@ import time
 import wave
 from pathlib import Path
 
-from loadgen.sipp import LOCAL_IP, release_ports, reserve_ports
+from loadgen.ports import LOCAL_IP, release_ports, reserve_ports
 
 BARESIP_BIN = os.environ.get("BARESIP_BIN") or shutil.which("baresip") or "/usr/bin/baresip"
 SILENCE_S = 180

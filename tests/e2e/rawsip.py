@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from loadgen.sipp import LOCAL_IP, release_ports, reserve_ports
+from loadgen.ports import LOCAL_IP, release_ports, reserve_ports
 
 _STATUS = re.compile(r"^SIP/2\.0 (\d{3})")
 

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import signal
-import socket
 import time
 from pathlib import Path
 
@@ -56,7 +55,7 @@ def cluster(tmp_path_factory):
     state = tmp_path_factory.mktemp("cluster")
     c = Stack.new(
         state,
-        IVR_SIP_PORT=str(free_port(socket.SOCK_DGRAM)),
+        IVR_SIP_PORT=str(free_port()),
         IVR_FIRST_KEY_S="4",
         IVR_INTER_KEY_S="2",
         IVR_MAX_CALL_S="60",

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
 
 import pytest
 
 from ivr.deploy.procs import wait_for as wait_until
-from ivr.flow.calllog import CallEnd, LogLine
+from ivr.flow.calllog import CallEnd
 from tests.e2e.rawsip import RawCall
-from tests.stackutil import Stack, alive, ends_and_strikes
+from tests.stackutil import Stack, alive, call_ended, ends_and_strikes, running
 
 pytestmark = pytest.mark.e2e
 
@@ -36,30 +35,14 @@ SUBSCRIBERS = (
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    s = Stack.new(
-        tmp_path_factory.mktemp("refusals"),
-        IVR_FIRST_KEY_S="4",
-        IVR_INTER_KEY_S="2",
-        IVR_LIMIT_CALLS_PER_HOUR="2",
-        IVR_MAX_CALLS="2",
-    )
-    try:
-        s.up()
-        csv = tmp_path_factory.mktemp("dir") / "subscribers.csv"
-        csv.write_text(SUBSCRIBERS)
-        s.ivrctl("subscribers", "import", str(csv))
+    env = {"IVR_LIMIT_CALLS_PER_HOUR": "2", "IVR_MAX_CALLS": "2"}
+    state = tmp_path_factory.mktemp("refusals")
+    with running(state, SUBSCRIBERS, IVR_FIRST_KEY_S="4", IVR_INTER_KEY_S="2", **env) as s:
         yield s
-    finally:
-        s.down()
 
 
 def ends_of(stack, caller: str) -> list[CallEnd]:
     return ends_and_strikes(stack.log_lines(), caller)[0]
-
-
-def ended(caller: str) -> Callable[[LogLine], bool]:
-    """Matches this caller's call.end line."""
-    return lambda e: e.end is not None and e.end.caller == caller
 
 
 async def refused(stack, caller: str, **kw) -> RawCall:
@@ -123,7 +106,7 @@ def test_over_capacity_is_refused_with_503(stack):
     [end] = ends_of(stack, CAPACITY[2])
     assert (end.outcome, end.answered) == ("rejected_capacity", False)
     for held in CAPACITY[:2]:  # both held calls end (their flows free their places)
-        stack.wait_for_line(ended(held))
+        stack.wait_for_line(call_ended(held))
 
 
 @pytest.mark.parametrize(
@@ -138,7 +121,7 @@ def test_every_call_leaves_exactly_one_call_end(stack, caller, cancel_after_s, b
         asyncio.run(refused(stack, caller, cancel_after_s=cancel_after_s, timeout_s=10))
     else:
         asyncio.run(answered_then_bye(stack, caller, bye_after_s))
-    stack.wait_for_line(ended(caller))
+    stack.wait_for_line(call_ended(caller))
     ends = ends_of(stack, caller)
     assert len(ends) == 1, ends
     assert ends[0].outcome == "abandoned"
@@ -164,7 +147,7 @@ def test_fastagi_server_unreachable_gets_apology_and_503_within_10s(stack):
     assert_refused_with_text(call, 503)
     took = call.responses[-1][0] - call.responses[0][0]
     assert took < 10
-    stack.wait_for_line(ended(AGI_DOWN))
+    stack.wait_for_line(call_ended(AGI_DOWN))
     [end] = ends_of(stack, AGI_DOWN)  # written by Asterisk itself: the server is gone
     assert (end.outcome, end.step, end.answered) == (
         "error_internal",

@@ -18,19 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from loadgen import sipp
+from loadgen import ports, sipp
+from loadgen.ports import LOCAL_IP, release_ports, reserve_ports
 from loadgen.rtp_pcap import decode_keys, keys_at
-from loadgen.sipp import (
-    LOCAL_IP,
-    SIPP_BIN,
-    CallOutcome,
-    CallSpec,
-    release_ports,
-    reserve_ports,
-    run_call,
-)
+from loadgen.sipp import SIPP_BIN, CallOutcome, CallSpec, run_call
 
-pytestmark = [pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.timeout(60), pytest.mark.e2e]  # SIPp, and root for raw RTP
 
 
 def test_sipp_is_installed_and_we_can_send_raw_rtp():
@@ -327,4 +320,4 @@ async def test_hung_sipp_is_killed_by_pid(tmp_path: Path, monkeypatch: pytest.Mo
     outcome = await run_call(spec, LOCAL_IP, free, tmp_path)
     assert outcome.killed and outcome.exit_code is None and not outcome.ok
     assert outcome.elapsed_s < 3
-    assert not sipp._reserved
+    assert not ports._reserved

@@ -31,7 +31,7 @@ def ends(path: Path) -> list[CallEnd]:
     return [line.end for line in calllog.read_lines(path)[0] if line.end is not None]
 
 
-# shared/spec/interfaces.md (and issue 12's `answered`), spelled out here on purpose: the
+# docs/interfaces.md (and issue 12's `answered`), spelled out here on purpose: the
 # promise the code is checked against.
 INTERFACE_FIELDS = (
     "call_id", "caller", "did", "unit", "target", "outcome", "step", "strikes", "duration_ms",

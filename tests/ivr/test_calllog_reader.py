@@ -41,10 +41,12 @@ def write_one_call(path: Path) -> None:
     """Every kind of line a call writes, through the service's real sink."""
     sink = configure_logging(path, stdout=False)
     log_call_start(INFO, CONTRACT)
-    log_prompts(INFO, step=Step.MENU, kind=Played.ENTRY, prompts=[Sound(Prompt.UNIT_MENU)])
+    log_prompts(INFO, Step.MENU, [Sound(Prompt.UNIT_MENU)], entry=True)
     log_strike(INFO, step=Step.MENU, reason="invalid_key", strikes=1)
     log_call_event("call.error", INFO, level="warning", error="KeyError")
-    log_prompts(INFO, step=Step.DONE, kind=Played.GOODBYE, prompts=[Digits(CONTRACT)])
+    log_prompts(INFO, Step.DONE, [])  # nothing played: no line
+    log_prompts(INFO, Step.DONE, [Digits(CONTRACT)])
+    log_prompts(INFO, Step.CALLER_CHECK, [Sound(Prompt.LIMITED)], answered=False)
     log_call_end(INFO, RESULT, 9000)
     sink.close()
 
@@ -55,17 +57,19 @@ def test_what_the_writer_wrote_reads_back_typed(tmp_path: Path) -> None:
     lines, offset = read_lines(path)
     assert offset == path.stat().st_size
     assert [line.event for line in lines] == [
-        "call.start", "call.prompt", "call.strike", "call.error", "call.prompt", "call.end",
+        "call.start", "call.prompt", "call.strike", "call.error", "call.prompt", "call.prompt",
+        "call.end",
     ]  # fmt: skip
     assert lines[0].start == CallStart(INFO.call_id, CONTRACT, DID)
     assert lines[1].prompt == CallPrompt(INFO.call_id, "menu", "entry", (Prompt.UNIT_MENU,))
     assert lines[2].strike == CallStrike(INFO.call_id, "menu", "invalid_key", 1)
     assert lines[3].record is None and lines[3].level == "warning"  # not a typed event
     assert lines[3].call_id == INFO.call_id and lines[3].data["error"] == "KeyError"
-    assert lines[4].prompt is not None and lines[4].prompt.prompts == (READBACK,)
+    assert lines[4].prompt == CallPrompt(INFO.call_id, "done", Played.GOODBYE, (READBACK,))
     assert CONTRACT not in lines[4].raw.decode()  # the number read back is never logged
-    assert lines[5].end == CallEnd.of(INFO, RESULT, 9000)
-    assert lines[5].end is not None and lines[5].end.answered is True
+    assert lines[5].prompt == CallPrompt(INFO.call_id, "caller_check", "refusal", (Prompt.LIMITED,))
+    assert lines[6].end == CallEnd.of(INFO, RESULT, 9000)
+    assert lines[6].end is not None and lines[6].end.answered is True
     assert all(line.timestamp is not None for line in lines)  # with its offset
     assert [line.raw for line in lines] == path.read_bytes().splitlines()
 

@@ -52,9 +52,26 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name,value", [("IVR_AGI_PORT", "70000"), ("IVR_SIP_PORT", "five"), ("IVR_EARLY_MEDIA", "yes")]
+    "name,value",
+    [
+        ("IVR_AGI_PORT", "70000"),
+        ("IVR_SIP_PORT", "five"),
+        ("IVR_EARLY_MEDIA", "yes"),
+        ("IVR_TRIES", "0"),  # 0 is "off" only for caps and limits; never a silent default
+        ("IVR_LIMIT_WINDOW_S", "0"),
+        ("IVR_REDIS_REPLICA_TIMEOUT_MS", "0"),
+    ],
 )
 def test_invalid_settings_are_one_line(tmp_path: Path, name: str, value: str) -> None:
     done = ivrctl(tmp_path, "stack", "status", **{name: value})
     assert done.returncode == 2
     assert name in one_line(done)
+
+
+def test_zero_turns_a_cap_or_limit_off() -> None:
+    from ivr.config.settings import Settings
+
+    settings = Settings.from_env(
+        {"IVR_AGI_MAX_CALLS": "0", "IVR_MAX_CALLS": "0", "IVR_LIMIT_CALLS_PER_HOUR": "0"}
+    )
+    assert (settings.agi_max_calls, settings.max_calls, settings.limits.calls_per_hour) == (0, 0, 0)

@@ -7,7 +7,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,14 +18,9 @@ import psycopg
 import redis
 
 from ivr.deploy.stack import durable_redis_argv
+from loadgen.ports import free_port
 
 START_TIMEOUT_S = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(condition, timeout_s: float = START_TIMEOUT_S, what: str = "condition") -> None:  # type: ignore[no-untyped-def]

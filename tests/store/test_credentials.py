@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
 
-from store import kdf, keys, scripts
+from store import kdf, keys
 from store.credentials import CredentialStore
-from store.kdf import Argon2idParams, ScryptParams, derive, new_salt
+from store.kdf import Argon2idParams
 from store.types import TpwState, Unit, VerifyOutcome
 from tests.store.conftest import DAY, FAST_KDF, PEPPER, PW, PW2, PW_WRONG, T0, FakeClock
 
@@ -189,48 +189,6 @@ async def test_kdf_params_stored_per_record(redis: Redis, clock: FakeClock) -> N
     assert await old.verify(N, PW2) is VerifyOutcome.OK
 
 
-async def write_legacy_scrypt_record(redis: Redis, password: str, now_ms: int) -> None:
-    """A record exactly as the scrypt-era store wrote it (same script, scrypt verifier)."""
-    legacy = ScryptParams(n=2**10)
-    salt = new_salt()
-    tail = {"audit_max": 1000, "audit_ttl_ms": 400 * 86_400_000, "retain_ms": 7 * 86_400_000}
-    await redis.register_script(scripts.SET)(
-        keys=[keys.tpw(N), keys.tpw_verifier(N), keys.audit(N)],
-        args=scripts.SET.arg_list(
-            now_ms=now_ms,
-            expires_ms=now_ms + 86_400_000,
-            number=N,
-            contract=C,
-            unit="number",
-            set_by=C,
-            call_id="legacy",
-            gen="g0",
-            salt=salt.hex(),
-            verifier=derive(password, salt, PEPPER, legacy).hex(),
-            kdf='{"alg":"hmac-sha256+scrypt","dklen":32,"n":1024,"p":1,"r":8}',
-            **tail,
-        ),
-    )
-
-
-async def test_legacy_scrypt_records_verify_and_the_next_set_is_argon2id(
-    store: CredentialStore, redis: Redis, clock: FakeClock
-) -> None:
-    await write_legacy_scrypt_record(redis, PW, int(clock() * 1000))
-    assert await store.verify(N, PW_WRONG) is VerifyOutcome.WRONG
-    assert await store.verify(N, PW) is VerifyOutcome.OK
-    assert json.loads(await redis.hget(keys.tpw(N), "kdf"))["alg"] == "hmac-sha256+scrypt"
-    await set_pw(store, PW2)
-    assert json.loads(await redis.hget(keys.tpw(N), "kdf"))["alg"] == "hmac-sha256+argon2id"
-    assert await store.verify(N, PW2) is VerifyOutcome.OK
-    assert await store.verify(N, PW) is VerifyOutcome.WRONG
-
-
-async def test_new_sets_cannot_be_configured_to_use_scrypt(redis: Redis) -> None:
-    with pytest.raises(TypeError, match="Argon2id"):
-        CredentialStore(redis, PEPPER, kdf=ScryptParams())  # type: ignore[arg-type]
-
-
 async def test_a_planted_costly_kdf_is_refused_without_deriving(
     store: CredentialStore, redis: Redis
 ) -> None:
@@ -267,3 +225,31 @@ async def test_malformed_number_is_refused(store: CredentialStore) -> None:
         await store.verify("06{x}", PW)
     with pytest.raises(ValueError):
         await set_pw(store, number="0664 806")
+
+
+async def test_a_timer_hook_sees_the_kdf_apart_from_each_redis_round_trip(
+    redis: Redis, clock: FakeClock
+) -> None:
+    """The hook a service times its work with: every part named, entered and left in order."""
+    seen: list[str] = []
+
+    @contextlib.contextmanager
+    def timer(operation: str):
+        seen.append(operation)
+        yield
+        seen.append("/" + operation)
+
+    timed = CredentialStore(redis, PEPPER, clock=clock, kdf=FAST_KDF, timer=timer)
+    await set_pw(timed)
+    assert seen == ["kdf", "/kdf", "redis_set", "/redis_set"]
+    seen.clear()
+    assert await timed.verify(N, PW) is VerifyOutcome.OK
+    assert seen == ["redis_verify", "/redis_verify", "kdf", "/kdf", "redis_verify", "/redis_verify"]
+    seen.clear()
+    await timed.show(N)
+    await timed.consume(N)
+    await timed.clear(N, operator="ops")
+    assert seen == ["redis_show", "/redis_show", "redis_consume", "/redis_consume"] + [
+        "redis_clear",
+        "/redis_clear",
+    ]

@@ -15,7 +15,7 @@ from argon2.low_level import Type, hash_secret_raw
 from redis.crc import key_slot
 
 from store import kdf, keys
-from store.kdf import Argon2idParams, ScryptParams, derive, matches, new_salt
+from store.kdf import Argon2idParams, derive, matches, new_salt
 from store.pepper import PepperMissing, load, load_or_create
 from tests.store.conftest import FAST_KDF, PEPPER, PW, PW2
 
@@ -29,7 +29,6 @@ def test_verifier_depends_on_password_salt_pepper_and_params() -> None:
     assert not matches(derive(PW, new_salt(), PEPPER, FAST_KDF), base)
     assert not matches(derive(PW, salt, bytes(32), FAST_KDF), base)
     assert not matches(derive(PW, salt, PEPPER, Argon2idParams(memory_kib=128, time_cost=1)), base)
-    assert not matches(derive(PW, salt, PEPPER, ScryptParams(n=2**10)), base)
 
 
 def test_default_is_argon2id_at_owasp_cost_or_more() -> None:
@@ -46,35 +45,9 @@ def test_argon2id_is_the_pepper_keyed_password_through_argon2id() -> None:
     assert derive(PW, salt, PEPPER, FAST_KDF) == expected
 
 
-async def test_derivations_run_in_their_own_lower_priority_threads(monkeypatch) -> None:
-    """Not the default pool (directory look-ups) and below the event loop's priority."""
-    seen: list[tuple[str, int]] = []
-
-    def spy(*args):
-        seen.append(
-            (
-                threading.current_thread().name,
-                os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
-            )
-        )
-        return b"v"
-
-    monkeypatch.setattr(kdf, "derive", spy)
-    assert await kdf.derive_async(PW, new_salt(), PEPPER, FAST_KDF) == b"v"
-    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    (name, nice) = seen[0]
-    assert name.startswith("kdf")
-    assert nice == min(19, own + kdf.KDF_NICE)
-
-
 def test_kdf_params_round_trip_and_validation() -> None:
-    for params in (Argon2idParams(memory_kib=47104, time_cost=1), ScryptParams(n=2**15, p=2)):
-        assert kdf.from_json(kdf.to_json(params)) == params
-    legacy = '{"alg":"hmac-sha256+scrypt","dklen":32,"n":16384,"p":1,"r":8}'
-    assert kdf.from_json(legacy) == ScryptParams()
-    for bad in ({"n": 1000}, {"r": 0}, {"dklen": 8}, {"n": 2**24}):
-        with pytest.raises(ValueError):
-            ScryptParams(**bad)  # type: ignore[arg-type]
+    params = Argon2idParams(memory_kib=47104, time_cost=1)
+    assert kdf.from_json(kdf.to_json(params)) == params
     for bad in ({"memory_kib": 4}, {"time_cost": 0}, {"parallelism": 0}, {"dklen": 8}):
         with pytest.raises(ValueError):
             Argon2idParams(**bad)  # type: ignore[arg-type]
@@ -87,7 +60,7 @@ def test_kdf_params_round_trip_and_validation() -> None:
         "not json",
         '{"alg":"hmac-sha256+argon2id","memory_kib":1048576,"time_cost":2}',  # 1 GiB planted
         '{"alg":"hmac-sha256+argon2id","time_cost":1000}',
-        '{"alg":"hmac-sha256+scrypt","n":1048576,"r":64}',
+        '{"alg":"hmac-sha256+scrypt","dklen":32,"n":16384,"p":1,"r":8}',  # never deployed
         '{"alg":"hmac-sha256+argon2id","extra":1}',
         "[]",
     ],

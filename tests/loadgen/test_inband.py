@@ -24,7 +24,7 @@ from loadgen.inband import (
     write_inband_pcap,
 )
 from loadgen.rtp_pcap import keys_at
-from loadgen.sipp import CallSpec, uac_scenario
+from loadgen.uac import CallSpec, uac_scenario
 
 
 @pytest.mark.parametrize(
