@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import resource
@@ -41,6 +40,7 @@ from benchmarks.fastagi_rig import (
     thread_cpu,
 )
 from benchmarks.serve_light_kdf import LightArgon2id
+from ivr.flow.calllog import read_lines
 from ivr.tools import plan
 from store.credentials import CredentialStore
 from store.kdf import Argon2idParams
@@ -114,12 +114,11 @@ def _read_log(log: Path, callers: list[Caller]) -> tuple[dict[str, int], dict[st
     ids = {c.uniqueid for c in callers}
     found: dict[str, str] = {}
     warnings: dict[str, int] = {}
-    for line in log.read_text().splitlines():
-        rec = json.loads(line) if line.startswith("{") else {}
-        if rec.get("event") == "call.end" and rec.get("call_id") in ids:
-            found[rec["call_id"]] = rec.get("outcome", "?")
-        elif rec.get("level") in ("warning", "error"):
-            warnings[rec.get("event", "?")] = warnings.get(rec.get("event", "?"), 0) + 1
+    for line in read_lines(log)[0]:
+        if line.end is not None and line.end.call_id in ids:
+            found[line.end.call_id] = line.end.outcome
+        elif line.level in ("warning", "error"):
+            warnings[line.event] = warnings.get(line.event, 0) + 1
     counts = {"(no call.end)": len(ids) - len(found)} if len(found) < len(ids) else {}
     for outcome in found.values():
         counts[outcome] = counts.get(outcome, 0) + 1

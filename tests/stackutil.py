@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ivr.flow.calllog import CallEnd, CallLogReader, CallStrike, LogLine, read_lines
 from loadgen.ports import free_port
 
 IVRCTL = [sys.executable, "-m", "ivr.cli"]
@@ -80,18 +79,16 @@ class Stack:
             else {}
         )
 
-    def wait_for_line(self, match, timeout_s: float = 15.0) -> dict:
+    def wait_for_line(self, match: Callable[[LogLine], object], timeout_s: float = 15.0) -> LogLine:
         """The first call-log line for which match(line) holds, waiting for it to be written."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.calls_log.exists():
-                for raw in self.calls_log.read_text().splitlines():
-                    line = json.loads(raw)
-                    if match(line):
-                        return line
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no matching call-log line within {timeout_s}s")
-            time.sleep(0.05)  # polling a file another process appends to
+        _, found = CallLogReader(self.calls_log).until(match, timeout_s)
+        if found is None:
+            raise AssertionError(f"no matching call-log line within {timeout_s}s")
+        return found
+
+    def log_lines(self) -> list[LogLine]:
+        """Every line of the call log so far, parsed."""
+        return read_lines(self.calls_log)[0]
 
     def up(self) -> None:
         self.ivrctl("stack", "up")
@@ -143,3 +140,15 @@ def alive(pid: int) -> bool:
 def mounts_under(*paths: Path) -> list[str]:
     text = Path("/proc/mounts").read_text()
     return [line for line in text.splitlines() if any(str(p) in line for p in paths)]
+
+
+def call_ended(caller: str) -> Callable[[LogLine], bool]:
+    """Matches this caller's call.end line (for Stack.wait_for_line)."""
+    return lambda e: e.end is not None and e.end.caller == caller
+
+
+def ends_and_strikes(lines: list[LogLine], caller: str) -> tuple[list[CallEnd], list[CallStrike]]:
+    """This caller's call.end records, and the call.strike records of the first such call."""
+    ends = [e.end for e in lines if e.end is not None and e.end.caller == caller]
+    first = ends[0].call_id if ends else None
+    return ends, [e.strike for e in lines if e.strike is not None and e.strike.call_id == first]

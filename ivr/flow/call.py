@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from ivr.flow import entries
 from ivr.flow.callerid import normalise
-from ivr.flow.calllog import log_call_event, log_call_start, log_strike
+from ivr.flow.calllog import log_call_event, log_call_start, log_prompts, log_strike
 from ivr.flow.entries import Strike
 from ivr.flow.outcomes import CallInfo, CallResult, Outcome, Step
 from ivr.flow.ports import (
@@ -34,8 +34,7 @@ from store.types import Prepared, StoreUnavailable, Subscriber, Unit
 
 # Once the outcome is decided the call deadline no longer applies (a "set" must stay "set");
 # the goodbye and the after-call bookkeeping get bounds of their own.
-GOODBYE_S = 60.0
-AFTER_CALL_S = 10.0
+GOODBYE_S, AFTER_CALL_S = 60.0, 10.0
 
 
 class _Call:
@@ -221,8 +220,9 @@ class _Call:
         if self.stale_keys:
             await self.channel.flush_keys()
             self.stale_keys = False
+        prompts = entry.prompts(self.target, after_strike=self.after_strike)
         keyed = await self.channel.collect(
-            entry.prompts(self.target, after_strike=self.after_strike),
+            log_prompts(self.call, self.step, prompts, entry=True),
             max_digits=entry.max_digits,
             first_key_s=entry.first_key_s,
             inter_key_s=entry.inter_key_s,
@@ -245,6 +245,7 @@ class _Call:
         """
         try:
             async with asyncio.timeout(GOODBYE_S):
+                log_prompts(self.call, self.step, self.goodbye, answered=self.answered)
                 if not self.answered:
                     await self.channel.refuse(self.goodbye, sip_status=self.sip_status or 503)
                     return
@@ -290,7 +291,7 @@ async def run_call(
 ) -> CallResult:
     """Run one call from caller check to hang-up; never raises except on cancellation.
 
-    Logs call.start and call.strike; the caller logs call.end (ivr.flow.calllog.log_call_end).
+    Logs call.start, .prompt and .strike; the caller logs call.end (calllog.log_call_end).
     """
     started = clock()
     flow = _Call(call, channel, directory, store, limiter, timing, capacity)

@@ -9,7 +9,6 @@ rotation (see ivr/ops/follow.py).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ivr.config.settings import Settings
+from ivr.flow.calllog import CallEnd, LogLine, parse_line
 from ivr.ops.follow import Follower
 
 POLL_S = 0.25  # how often -f looks at the file
@@ -50,50 +50,33 @@ class Filter:
     caller: str | None = None
     since: datetime | None = None
 
-    def accepts(self, rec: dict[str, Any]) -> bool:
-        if self.outcome is not None and rec.get("outcome") != self.outcome:
+    def accepts(self, line: LogLine) -> bool:
+        end = line.end
+        if end is None:
             return False
-        if self.caller is not None and rec.get("caller") != self.caller:
+        if self.outcome is not None and end.outcome != self.outcome:
+            return False
+        if self.caller is not None and end.caller != self.caller:
             return False
         if self.since is not None:
-            when = _when(rec)
+            when = line.timestamp
             return when is not None and when >= self.since
         return True
 
 
-def _when(rec: dict[str, Any]) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(str(rec.get("timestamp")))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None
-
-
-def call_end(raw: bytes) -> dict[str, Any] | None:
-    """The record of a `call.end` line; None for other events and for garbage."""
-    try:
-        rec = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return rec if isinstance(rec, dict) and rec.get("event") == "call.end" else None
-
-
-def render(rec: dict[str, Any], *, colour: bool = False) -> str:
+def render(line: LogLine, *, colour: bool = False) -> str:
     """One readable line: local time, caller → DID, unit, target, outcome, step, strikes, time."""
-    when = _when(rec)
-    stamp = when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else str(rec.get("timestamp"))
-    outcome = str(rec.get("outcome") or "-")
-    shown = f"{outcome:<23}"
+    end = line.end or CallEnd.from_record({})
+    when = line.timestamp
+    stamp = when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else "-"
+    shown = f"{_s(end.outcome):<23}"
     if colour:
-        shown = f"\x1b[{_COLOUR.get(outcome, '33')}m{shown}\x1b[0m"
-    try:
-        duration = f"{int(rec.get('duration_ms') or 0) / 1000:.1f}s"
-    except (TypeError, ValueError):
-        duration = "?"
+        shown = f"\x1b[{_COLOUR.get(end.outcome, '33')}m{shown}\x1b[0m"
+    duration = f"{end.duration_ms / 1000:.1f}s"
     return (
-        f"{stamp}  {_s(rec.get('caller')):<12} → {_s(rec.get('did')):<10}  "
-        f"{_s(rec.get('unit')):<10} {_s(rec.get('target')):<12} {shown} "
-        f"step={_s(rec.get('step')):<12} strikes={_s(rec.get('strikes'))} {duration:>7}"
+        f"{stamp}  {_s(end.caller):<12} → {_s(end.did):<10}  "
+        f"{_s(end.unit):<10} {_s(end.target):<12} {shown} "
+        f"step={_s(end.step):<12} strikes={end.strikes} {duration:>7}"
     )
 
 
@@ -110,10 +93,10 @@ class Printer:
     def select(self, raws: list[bytes]) -> list[str]:
         shown = []
         for raw in raws:
-            rec = call_end(raw)
-            if rec is not None and self.flt.accepts(rec):
+            line = parse_line(raw)
+            if line is not None and self.flt.accepts(line):
                 text = raw.decode("utf-8", "replace")
-                shown.append(text if self.as_json else render(rec, colour=self.colour) + "\n")
+                shown.append(text if self.as_json else render(line, colour=self.colour) + "\n")
         return shown
 
     def emit(self, lines: list[str]) -> None:

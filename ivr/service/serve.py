@@ -22,6 +22,7 @@ from agi.server import AgiServer, Registry
 from ivr.config import variables as var
 from ivr.config.secret_files import read_or_create
 from ivr.config.settings import Settings
+from ivr.flow.calllog import CALL_STRIKE, CallStrike
 from ivr.service import handlers
 from ivr.service.admission import Admission
 from ivr.service.kdf_pool import low_priority_pool
@@ -45,8 +46,9 @@ def _strikes_to_metrics(metrics: Metrics):
     """A structlog processor: each call.strike line also counts in ivr_strikes_total."""
 
     def processor(_logger: Any, _method: str, event: Any) -> Any:
-        if event.get("event") == "call.strike":
-            metrics.strike(event.get("step"), event.get("reason"))
+        if event.get("event") == CALL_STRIKE:
+            strike = CallStrike.from_record(event)
+            metrics.strike(strike.step, strike.reason)
         return event
 
     return processor

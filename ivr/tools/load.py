@@ -10,7 +10,6 @@ never printed. CPU seconds come from /proc of the stack's pid files (local stack
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import statistics
 import sys
@@ -20,9 +19,10 @@ import wave
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ivr.config.settings import Settings
+from ivr.flow.calllog import CallEnd, CallLogReader
+from ivr.flow.outcomes import Outcome
 from ivr.tools import cpu, plan, testrange
 from ivr.tools.plan import DEFAULT_DID, ENTRY_GAP_S
 from loadgen.runner import SippRun, run_load
@@ -40,24 +40,27 @@ def parse_target(text: str | None, settings: Settings) -> tuple[str, int, bool]:
     return host, int(port), local
 
 
-def read_log(path: Path, offset: int, callers: set[str]) -> dict[str, dict[str, Any]]:
-    """`call.end` records of these callers written after ``offset``, by caller."""
-    out: dict[str, dict[str, Any]] = {}
-    try:
-        with path.open("rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return out
-    for raw in data.splitlines():
-        try:
-            rec = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and rec.get("event") == "call.end":
-            if rec.get("caller") in callers:
-                out[rec["caller"]] = rec
-    return out
+class Ends:
+    """The call.end lines of these callers, by caller, read from the call log as it grows."""
+
+    def __init__(self, reader: CallLogReader, callers: set[str]) -> None:
+        self.reader, self.callers = reader, callers
+        self.by_caller: dict[str, CallEnd] = {}
+
+    def update(self) -> dict[str, CallEnd]:
+        """Read what was written since the last update; all the ends found so far."""
+        for line in self.reader.read():
+            end = line.end
+            if end is not None and end.caller in self.callers:
+                self.by_caller[end.caller] = end
+        return self.by_caller
+
+    def wait(self, callers: set[str], timeout_s: float) -> dict[str, CallEnd]:
+        """Until every one of callers has its call.end (or timeout_s); the ends found."""
+        deadline = time.monotonic() + timeout_s
+        while not callers <= set(self.update()) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the server appends the last lines right after the last BYEs
+        return self.by_caller
 
 
 def wav_seconds(path: Path) -> float:
@@ -78,11 +81,9 @@ def goodbye_seconds(cache_dir: Path, target: str) -> float | None:
 
 @dataclass
 class Progress:
-    """The live line: SIPp's counters and the call log's `set` count."""
+    """The live line: SIPp's counters and the call log's `set` count (read only what is new)."""
 
-    log: Path
-    offset: int
-    callers: set[str]
+    ends: Ends
     total: int
     tty: bool
     last_print: float = 0.0
@@ -91,8 +92,8 @@ class Progress:
         if not self.tty and elapsed - self.last_print < 5:
             return
         self.last_print = elapsed
-        done = read_log(self.log, self.offset, self.callers)
-        n_set = sum(1 for r in done.values() if r.get("outcome") == "set")
+        done = self.ends.update()
+        n_set = sum(1 for end in done.values() if end.outcome == Outcome.SET)
         line = (
             f"t={elapsed:5.0f}s offered {stats.get('OutgoingCall(C)', '0')}/{self.total}"
             f"  in progress {stats.get('CurrentCall', '0')}"
@@ -119,7 +120,7 @@ class LoadResult:
     calls: int
     rate: float
     run: SippRun
-    ends: dict[str, dict[str, Any]]
+    ends: dict[str, CallEnd]
     verified: dict[str, str] | None  # None: the store was not asked (a reference dialplan)
     cpu_used: dict[str, float] | None  # None: a remote target
     last_key_s: float
@@ -127,18 +128,20 @@ class LoadResult:
 
     @property
     def outcomes(self) -> Counter[str]:
-        return Counter(str(r.get("outcome")) for r in self.ends.values())
+        return Counter(end.outcome for end in self.ends.values())
 
     @property
     def admitted_not_set(self) -> int:
         """Answered calls that did not set a password: what load must never cause."""
         answered = {c for c, t in self.run.calls.items() if t.answered is not None}
-        return sum(1 for c in answered if self.ends.get(c, {}).get("outcome") != "set")
+        return sum(
+            1 for c in answered if (end := self.ends.get(c)) is None or end.outcome != Outcome.SET
+        )
 
     @property
     def all_set(self) -> bool:
         n_ok = sum(1 for v in (self.verified or {}).values() if v == "ok")
-        return self.outcomes.get("set", 0) == self.calls and (
+        return self.outcomes.get(Outcome.SET, 0) == self.calls and (
             self.verified is None or n_ok == self.calls
         )
 
@@ -172,7 +175,7 @@ def report(r: LoadResult) -> list[str]:
         f" {run.elapsed_s:.1f} s{', KILLED' if run.killed else ''})",
         f"  offered      {len(run.calls)}   completed (SIPp) {run.stat('SuccessfulCall(C)')}"
         f"   failed (SIPp) {run.stat('FailedCall(C)')}",
-        f"  set          {r.outcomes.get('set', 0)}/{n}   verified {n_ok}/{n}"
+        f"  set          {r.outcomes.get(Outcome.SET, 0)}/{n}   verified {n_ok}/{n}"
         + ("" if r.verified is not None else " (store not checked)"),
         f"  admitted     {answered} answered, {r.admitted_not_set} of them without a password set",
         "  outcomes     "
@@ -227,8 +230,7 @@ def measure(
     keys = plan.load_schedule(password, gap_s=entry_gap)
     testrange.remove_numbers(settings, callers)  # leftovers of a killed run: start clean
     testrange.import_numbers(settings, callers)
-    log = settings.calls_log
-    offset = log.stat().st_size if log.exists() else 0
+    ends = Ends(CallLogReader.at_end(settings.calls_log), set(callers))
     verified = None
     try:
         before = cpu.snapshot(settings.state_dir / "run") if local else None
@@ -236,26 +238,20 @@ def measure(
             tty = sys.stderr.isatty()
             run = run_load(
                 callers=callers, rate=rate, did=did, sip_host=host, sip_port=port,
-                schedule=keys, workdir=Path(work),
-                progress=Progress(log, offset, set(callers), calls, tty),
+                schedule=keys, workdir=Path(work), progress=Progress(ends, calls, tty),
             )  # fmt: skip
             if tty:
                 print(file=sys.stderr)
         cpu_used = cpu.delta(before, cpu.snapshot(settings.state_dir / "run")) if local else None
         started = {c for c, t in run.calls.items() if t.start is not None}
-        deadline = time.monotonic() + 15
-        while True:  # the last call.end lines follow the last BYEs closely
-            ends = read_log(log, offset, set(callers))
-            if started <= set(ends) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        ends.wait(started, timeout_s=15)
         if verify:
             verified = testrange.verify_all(settings, dict.fromkeys(callers, password))
     finally:
         if not keep:
             testrange.remove_numbers(settings, callers)
     return LoadResult(
-        calls=calls, rate=rate, run=run, ends=ends, verified=verified, cpu_used=cpu_used,
+        calls=calls, rate=rate, run=run, ends=ends.by_caller, verified=verified, cpu_used=cpu_used,
         last_key_s=keys[-1].at_s,
         goodbye={c: goodbye_seconds(settings.cache_dir, c) for c in callers},
     )  # fmt: skip

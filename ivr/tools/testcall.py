@@ -11,49 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
-import time
-from pathlib import Path
-from typing import Any
 
 from ivr.config.settings import Settings
+from ivr.flow.calllog import CallLogReader, LogLine
+from ivr.flow.outcomes import Outcome
 from ivr.tools import testrange, transcript
 from ivr.tools.load import parse_target
 from ivr.tools.plan import group_schedule, parse_keys
 from loadgen.sipp import CallSpec, run_call
 
 
-def _records(log: Path, offset: int) -> list[dict[str, Any]]:
-    try:
-        with log.open("rb") as f:
-            f.seek(offset)
-            raw = f.read()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in raw.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
-
-
-def _find_end(log: Path, offset: int, caller: str, timeout_s: float) -> list[dict[str, Any]]:
-    """This call's log records (call.end last), waiting briefly for the call.end line."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        recs = _records(log, offset)
-        ends = [r for r in recs if r.get("event") == "call.end" and r.get("caller") == caller]
-        if ends:
-            call_id = ends[-1].get("call_id")
-            return [r for r in recs if r.get("call_id") == call_id]
-        if time.monotonic() > deadline:
-            return []
-        time.sleep(0.1)  # another process appends the line
+def _call_lines(reader: CallLogReader, caller: str, timeout_s: float) -> list[LogLine]:
+    """This call's log lines (call.end last), waiting briefly for its call.end line."""
+    lines, last = reader.until(lambda line: bool(line.end and line.end.caller == caller), timeout_s)
+    return [line for line in lines if last is not None and line.call_id == last.call_id]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -62,31 +34,26 @@ def main(args: argparse.Namespace) -> int:
     groups = parse_keys(args.keys)
     presses = group_schedule(groups)
     log = settings.calls_log
-    offset = log.stat().st_size if log.exists() else 0
+    reader = CallLogReader.at_end(log)
     spec = CallSpec(did=args.did, caller_from=args.caller, schedule=presses, timeout_s=120)
     print(f"call {args.caller} -> {args.did} at {host}:{port}")
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as work:
         outcome = asyncio.run(run_call(spec, host, port, work))
-    recs = _find_end(log, offset, args.caller, 10)
-    if not recs:
+    lines = _call_lines(reader, args.caller, 10)
+    end = lines[-1].end if lines else None
+    if end is None:
         print(f"  SIPp: exit {outcome.exit_code}, {outcome.elapsed_s:.1f} s; no call.end in {log}")
         return 1
-    end = recs[-1]
-    strikes = [r for r in recs if r.get("event") == "call.strike"]
-    for line in transcript.derive(
-        end, strikes, groups, caller=args.caller, tries=settings.timing.tries
-    ):
+    for line in transcript.derive(lines, groups):
         print(line.render())
-    how = "answered" if end.get("answered") else "refused before answer"
+    how = "answered" if end.answered else "refused before answer"
     print(
-        f"outcome: {end.get('outcome')} (step {end.get('step')}, unit {end.get('unit')},"
-        f" target {end.get('target')}, strikes {end.get('strikes')}, {how},"
-        f" {int(end.get('duration_ms') or 0) / 1000:.1f} s)"
+        f"outcome: {end.outcome} (step {end.step}, unit {end.unit}, target {end.target},"
+        f" strikes {end.strikes}, {how}, {end.duration_ms / 1000:.1f} s)"
     )
-    target = end.get("target")
     password = next((g for g in reversed(groups) if len(g) == 8 and g.isdigit()), None)
-    if end.get("outcome") != "set" or not target or password is None:
+    if end.outcome != Outcome.SET or not end.target or password is None:
         return 1
-    result = testrange.verify_all(settings, {target: password})[target]
-    print(f"tpw verify {target}: {result}")
+    result = testrange.verify_all(settings, {end.target: password})[end.target]
+    print(f"tpw verify {end.target}: {result}")
     return 0 if result == "ok" else 1

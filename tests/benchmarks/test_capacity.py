@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from benchmarks.capacity import Row, summary, table
+from ivr.flow.calllog import CallEnd
+from ivr.flow.outcomes import Outcome
 from ivr.tools.load import LoadResult
 from loadgen.runner import CallTimes, SippRun
 
 KEYS_S, GOODBYE_S = 11.0, 5.0
+END = CallEnd.from_record({})  # every field at its default; the tests set caller and outcome
 
 
 def result(calls: int, *, n_set: int, wait_s: float, cpu: dict[str, float]) -> LoadResult:
@@ -18,7 +23,8 @@ def result(calls: int, *, n_set: int, wait_s: float, cpu: dict[str, float]) -> L
     }
     run = SippRun(exit_code=0, killed=False, cpu_s=0.0, elapsed_s=30.0, calls=times)
     outcome = {
-        c: {"outcome": "set" if i < n_set else "failed_strikes"} for i, c in enumerate(callers)
+        c: replace(END, caller=c, outcome=Outcome.SET if i < n_set else Outcome.FAILED_STRIKES)
+        for i, c in enumerate(callers)
     }
     return LoadResult(
         calls=calls, rate=1.0, run=run, ends=outcome,

@@ -12,7 +12,6 @@ refusal is in its server's `ivr_rejections_total{reason="agi_capacity"}`.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -24,10 +23,11 @@ import pytest
 from ivr.config.settings import Settings
 from ivr.deploy import probes, procs
 from ivr.deploy.stack import Layout, prepare_asterisk
+from ivr.flow.calllog import LogLine, read_lines
 from tests.e2e.rawsip import RawCall
 from tests.e2e.test_refusals import assert_refused_with_text
 from tests.promutil import changes, scrape
-from tests.stackutil import REPO, Stack, free_port, running
+from tests.stackutil import REPO, Stack, call_ended, free_port, running
 
 pytestmark = pytest.mark.e2e
 
@@ -98,9 +98,9 @@ def servers(tmp_path_factory):
             stop(proc)
 
 
-def ends(log: Path, caller: str) -> list[dict]:
-    lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return [e for e in lines if e.get("event") == "call.end" and e.get("caller") == caller]
+def ends(log: Path, caller: str) -> list[LogLine]:
+    """This caller's call.end lines in one server's log."""
+    return [e for e in read_lines(log)[0] if e.end is not None and e.end.caller == caller]
 
 
 async def fill_both_then_call(stack: Stack) -> tuple[RawCall, RawCall, RawCall]:
@@ -123,22 +123,18 @@ def test_over_the_agi_cap_the_next_server_then_the_apology_and_one_call_end(serv
     assert on_a.final_status == 200 and on_b.final_status == 200
     assert_refused_with_text(refused, 503)  # 183 with the apology, never a 200
     a_log, b_log = stack.calls_log, Path(b_env["IVR_STATE_DIR"]) / "logs" / "calls.jsonl"
-    stack.wait_for_line(lambda e: e.get("event") == "call.end" and e["caller"] == REFUSED)
-    Stack(Path(b_env["IVR_STATE_DIR"]), b_env).wait_for_line(
-        lambda e: e.get("event") == "call.end" and e["caller"] == ON_B
-    )
-    stack.wait_for_line(lambda e: e.get("event") == "call.end" and e["caller"] == ON_A)
+    stack.wait_for_line(call_ended(REFUSED))
+    Stack(Path(b_env["IVR_STATE_DIR"]), b_env).wait_for_line(call_ended(ON_B))
+    stack.wait_for_line(call_ended(ON_A))
     # Each call's one line, in the log of the server that ran it (Asterisk writes none).
     assert [len(ends(a_log, c)) for c in (ON_A, ON_B, REFUSED)] == [1, 0, 1]
     assert [len(ends(b_log, c)) for c in (ON_A, ON_B, REFUSED)] == [0, 1, 0]
-    [end] = ends(a_log, REFUSED)
-    assert (end["outcome"], end["step"], end["answered"]) == (
-        "rejected_capacity",
-        "caller_check",
-        False,
-    )
-    assert "source" not in end  # the server's line, not Asterisk's fallback
-    assert ends(b_log, ON_B)[0]["answered"] is True
+    [line] = ends(a_log, REFUSED)
+    end = line.end
+    assert end is not None
+    assert (end.outcome, end.step, end.answered) == ("rejected_capacity", "caller_check", False)
+    assert "source" not in line.data  # the server's line, not Asterisk's fallback
+    assert [e.end.answered for e in ends(b_log, ON_B) if e.end] == [True]
     a_after, b_after = scrape(a_metrics), scrape(b_metrics)
     assert changes(a_before, a_after, "ivr_calls_total", "outcome") == {
         "abandoned": 1,
@@ -148,5 +144,5 @@ def test_over_the_agi_cap_the_next_server_then_the_apology_and_one_call_end(serv
     # A refused ON_B and REFUSED; B refused REFUSED. The flow's own cap refused nothing.
     assert changes(a_before, a_after, "ivr_rejections_total", "reason") == {"agi_capacity": 2}
     assert changes(b_before, b_after, "ivr_rejections_total", "reason") == {"agi_capacity": 1}
-    refusals = [json.loads(line) for line in a_log.read_text().splitlines()]
-    assert [e["reason"] for e in refusals if e["event"] == "agi.refused"] == ["capacity"] * 2
+    refusals = [e.data for e in read_lines(a_log)[0] if e.event == "agi.refused"]
+    assert [e["reason"] for e in refusals] == ["capacity"] * 2

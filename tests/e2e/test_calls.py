@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ivr.flow.calllog import CALL_END_FIELDS
+from ivr.flow.calllog import CALL_END_FIELDS, LogLine
 from loadgen.rtp_pcap import KeyPress, keys_at
 from loadgen.sipp import CallOutcome, CallSpec, run_call
 
@@ -303,9 +303,9 @@ async def _place_all(stack, workdir) -> tuple[dict[str, CallOutcome], list[CallO
     return {c.name: r for c, r in zip(CASES, results[1:], strict=True)}, results[0]
 
 
-def call_ends(stack) -> list[dict]:
-    lines = stack.calls_log.read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e.get("event") == "call.end"]
+def call_ends(stack, caller: str) -> list[LogLine]:
+    """This caller's call.end lines."""
+    return [e for e in stack.log_lines() if e.end is not None and e.end.caller == caller]
 
 
 @pytest.fixture(scope="module")
@@ -323,19 +323,15 @@ def test_call(stack, placed, case):
     result = calls[case.name]
     assert result.ok, result.describe()
     caller = case.logged_caller or case.caller
-    ends = [e for e in call_ends(stack) if e["caller"] == caller]
-    assert len(ends) == 1, ends
-    end = ends[0]
-    assert {k: end[k] for k in ("outcome", "step", "strikes", "unit", "target", "did")} == {
-        "outcome": case.outcome,
-        "step": case.step,
-        "strikes": case.strikes,
-        "unit": case.unit,
-        "target": case.target,
-        "did": case.did,
-    }
-    assert set(end) >= set(CALL_END_FIELDS)
-    assert end["answered"] is (case.refused is None)  # a refused caller is never charged
+    lines = call_ends(stack, caller)
+    assert len(lines) == 1, lines
+    end = lines[0].end
+    assert end is not None
+    assert (end.outcome, end.step, end.strikes, end.unit, end.target, end.did) == (
+        case.outcome, case.step, case.strikes, case.unit, case.target, case.did,
+    )  # fmt: skip
+    assert set(lines[0].data) >= set(CALL_END_FIELDS)  # every field written, none defaulted
+    assert end.answered is (case.refused is None)  # a refused caller is never charged
     if case.password:
         ok = stack.ivrctl("tpw", "verify", case.target, case.password, check=False)
         assert (ok.returncode, ok.stdout.split()[0]) == (0, "ok")
@@ -351,7 +347,7 @@ def test_call(stack, placed, case):
 def test_rate_limited_after_too_many_calls(stack, placed):
     _, series = placed
     assert all(r.ok for r in series), [r.describe() for r in series if not r.ok]
-    outcomes = [e["outcome"] for e in call_ends(stack) if e["caller"] == RATE_CALLER]
+    outcomes = [e.end.outcome for e in call_ends(stack, RATE_CALLER) if e.end is not None]
     assert outcomes == ["abandoned"] * 3 + ["rejected_rate_limited"]
 
 

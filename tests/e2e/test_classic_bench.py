@@ -9,16 +9,17 @@ web site's check accepts. Neither the password nor its digits may appear in any 
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 
 from benchmarks.classic.install import DID, install
 from ivr.config.settings import Settings
+from ivr.flow.calllog import CallLogReader, LogLine
+from ivr.flow.outcomes import Outcome, Step
 from ivr.tools import plan, testrange
-from ivr.tools.load import read_log
 from ivr.tools.plan import load_schedule as schedule
 from loadgen.runner import run_load
+from store.types import Unit
 from tests.e2e.conftest import E2E_ENV
 from tests.stackutil import Stack
 
@@ -37,14 +38,17 @@ def classic(tmp_path_factory):
         stack.down()
 
 
-def _ends(settings: Settings, offset: int, callers: list[str], timeout_s: float = 15.0):
+def _ends(reader: CallLogReader, callers: list[str], timeout_s: float = 15.0):
     """call.end lines of these callers, waiting for the last ones to be written."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        ends = read_log(settings.calls_log, offset, set(callers))
-        if len(ends) == len(callers) or time.monotonic() > deadline:
-            return ends
-        time.sleep(0.1)  # polling a file the scripts append to
+    found: dict[str, LogLine] = {}
+
+    def complete(line: LogLine) -> bool:
+        if line.end is not None and line.end.caller in callers:
+            found[line.end.caller] = line
+        return len(found) == len(callers)
+
+    reader.until(complete, timeout_s)
+    return found
 
 
 def test_classic_calls_set_passwords_that_verify(classic, tmp_path):
@@ -52,20 +56,20 @@ def test_classic_calls_set_passwords_that_verify(classic, tmp_path):
     callers = plan.test_numbers(CALLS)
     password = "".join(secrets.choice("0123456789") for _ in range(8))
     testrange.import_numbers(settings, callers)
-    log = settings.calls_log
-    offset = log.stat().st_size if log.exists() else 0
+    reader = CallLogReader.at_end(settings.calls_log)
     run = run_load(
         callers=callers, rate=5, did=DID, sip_host=settings.sip_host, sip_port=settings.sip_port,
         schedule=schedule(password), workdir=tmp_path / "sipp", call_timeout_s=60,
     )  # fmt: skip
-    ends = _ends(settings, offset, callers)
-    assert {c: e.get("outcome") for c, e in ends.items()} == dict.fromkeys(callers, "set"), (
+    lines = _ends(reader, callers)
+    ends = {c: line.end for c, line in lines.items() if line.end is not None}
+    assert {c: e.outcome for c, e in ends.items()} == dict.fromkeys(callers, Outcome.SET), (
         run.errors_tail
     )
     for caller, end in ends.items():
-        assert end["source"] == "classic" and end["answered"] is True
-        assert end["did"] == DID and end["unit"] == "line" and end["target"] == caller
-        assert end["step"] == "done" and end["strikes"] == 0
+        assert lines[caller].data["source"] == "classic" and end.answered is True
+        assert end.did == DID and end.unit == Unit.LINE and end.target == caller
+        assert end.step == Step.DONE and end.strikes == 0
     verified = testrange.verify_all(settings, dict.fromkeys(callers, password))
     assert verified == dict.fromkeys(callers, "ok")
     for name in ("calls.jsonl", "asterisk.out"):

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from ivr.deploy import redis_ha
+from ivr.flow.calllog import CallEnd, read_lines
+from ivr.flow.outcomes import Outcome
 from loadgen.sipp import CallSpec, run_call
 from store.credentials import CredentialStore
 from store.pepper import load
@@ -127,14 +129,10 @@ async def _killer(c: Stack, t0: float) -> dict[str, float]:
     return killed
 
 
-def _call_ends(c: Stack) -> list[dict]:
-    lines = []
-    for log in c.state_dir.glob("*/logs/calls.jsonl"):
-        for raw in log.read_text().splitlines():
-            line = json.loads(raw)
-            if line.get("event") == "call.end":
-                lines.append(line)
-    return lines
+def _call_ends(c: Stack) -> list[CallEnd]:
+    """The call.end lines of every node's call log."""
+    lines = (read_lines(log)[0] for log in c.state_dir.glob("*/logs/calls.jsonl"))
+    return [line.end for node in lines for line in node if line.end is not None]
 
 
 async def _verify_all(c: Stack, numbers: dict[str, str]) -> dict[str, str]:
@@ -167,10 +165,10 @@ def test_cluster_survives_node_deaths(cluster, tmp_path):
     (tmp_path / "sipp").mkdir()
     results, killed = asyncio.run(scenario())
 
-    ends = {line["caller"]: line for line in _call_ends(c)}
+    outcomes = {end.caller: end.outcome for end in _call_ends(c)}
     by_index = {i: (started, outcome) for started, i, outcome in results}
     set_numbers = {
-        number(i): password(i) for i in by_index if ends.get(number(i), {}).get("outcome") == "set"
+        number(i): password(i) for i in by_index if outcomes.get(number(i)) == Outcome.SET
     }
     sipp_ok = {number(i) for i, (_s, o) in by_index.items() if o.ok}
     assert len(set_numbers) > calls // 2, f"only {len(set_numbers)} of {calls} calls set"

@@ -86,8 +86,8 @@ def test_wrong_menu_key_is_heard_as_invalid(running):
         "  heard tpw/invalid  「入力された番号が正しくありません。もう一度押してください。」",
     ]
     assert "strikes 0" in lines[-2] and lines[-1] == "tpw verify 0690099991: ok"
-    strike = stack.wait_for_line(lambda r: r.get("event") == "call.strike")
-    assert (strike["step"], strike["reason"]) == ("menu", "invalid_key")
+    strike = stack.wait_for_line(lambda e: e.strike is not None).strike
+    assert strike is not None and (strike.step, strike.reason) == ("menu", "invalid_key")
 
 
 def test_demo_only_with_the_flag_and_an_empty_directory(tmp_path):

@@ -16,13 +16,13 @@ and ignores them (docs/keys.md), so the menu ends in a `no_input` strike.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 
 import pytest
 
 from loadgen.rtp_pcap import KeyPress, keys_at
 from loadgen.sipp import CallOutcome, CallSpec, run_call
+from tests.stackutil import ends_and_strikes
 
 pytestmark = pytest.mark.e2e
 
@@ -118,10 +118,6 @@ def _spec(call: Call) -> CallSpec:
     )
 
 
-def _events(stack) -> list[dict]:
-    return [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
-
-
 @pytest.fixture(scope="module")
 def placed(stack, tmp_path_factory) -> dict[str, CallOutcome]:
     csv = tmp_path_factory.mktemp("dir") / "subscribers.csv"
@@ -145,17 +141,11 @@ def placed(stack, tmp_path_factory) -> dict[str, CallOutcome]:
 def test_dial_in_sets_a_password_that_verifies(stack, placed, call):
     result = placed[call.caller]
     assert result.ok, result.describe()
-    events = _events(stack)
-    ends = [e for e in events if e["event"] == "call.end" and e["caller"] == call.caller]
-    assert [(e["outcome"], e["step"], e["unit"], e["target"]) for e in ends] == [
+    ends, strikes = ends_and_strikes(stack.log_lines(), call.caller)
+    assert [(e.outcome, e.step, e.unit, e.target) for e in ends] == [
         ("set", "done", "line", call.caller)
     ]
-    strikes = [
-        (e["step"], e["reason"])
-        for e in events
-        if e["event"] == "call.strike" and e["call_id"] == ends[0]["call_id"]
-    ]
-    assert strikes == [("menu", "invalid_key")] * call.menu_strikes
+    assert [(s.step, s.reason) for s in strikes] == [("menu", "invalid_key")] * call.menu_strikes
     ok = stack.ivrctl("tpw", "verify", call.caller, "-", stdin=call.password, check=False)
     assert (ok.returncode, ok.stdout.split()[0]) == (0, "ok")
     wrong = stack.ivrctl("tpw", "verify", call.caller, "-", stdin="12345678", check=False)
@@ -166,15 +156,9 @@ def test_tones_are_ignored_while_rfc4733_is_negotiated(stack, placed):
     result = placed[TONES_WITH_EVENTS.caller_from]
     assert result.ok, result.describe()
     assert "telephone-event" in (result.workdir / "uac.xml").read_text()
-    events = _events(stack)
-    ends = [e for e in events if e["event"] == "call.end" and e["caller"] == "0570000001"]
-    assert [(e["outcome"], e["step"], e["unit"]) for e in ends] == [("abandoned", "menu", None)]
-    strikes = [
-        (e["step"], e["reason"])
-        for e in events
-        if e["event"] == "call.strike" and e["call_id"] == ends[0]["call_id"]
-    ]
-    assert strikes == [("menu", "no_input")]
+    ends, strikes = ends_and_strikes(stack.log_lines(), "0570000001")
+    assert [(e.outcome, e.step, e.unit) for e in ends] == [("abandoned", "menu", None)]
+    assert [(s.step, s.reason) for s in strikes] == [("menu", "no_input")]
 
 
 def test_no_password_anywhere_on_disk(stack, placed):

@@ -77,8 +77,8 @@ def test_call_listed_with_its_step_while_in_progress(stack, looked):
 def test_call_gone_from_the_list_once_ended(stack, looked):
     ended = wait_live(stack, lambda mine: mine == [], 10)
     assert [c for c in ended["calls"] if c["caller"] == CALLER] == []
-    end = stack.wait_for_line(lambda e: e.get("event") == "call.end" and e["caller"] == CALLER)
-    assert (end["outcome"], end["step"]) == ("abandoned", "password")
+    end = stack.wait_for_line(lambda e: e.end is not None and e.end.caller == CALLER).end
+    assert end is not None and (end.outcome, end.step) == ("abandoned", "password")
 
 
 def test_table_for_people(stack, looked):

@@ -16,7 +16,7 @@ from loadgen.sipp import CallSpec, run_call
 from login.rules import MESSAGES, Reason
 from tests.e2e.browser import LoginPage, chromium
 from tests.e2e.conftest import E2E_ENV
-from tests.stackutil import Stack
+from tests.stackutil import Stack, call_ended
 
 pytestmark = pytest.mark.e2e
 
@@ -70,9 +70,8 @@ def dialled_in(tmp_path_factory):
         for result in asyncio.run(place()):
             assert result.ok, result.describe()
         for caller, target in ((LINE, LINE), (OWNER, TARGET)):
-            end = stack.wait_for_line(lambda e, c=caller: e.get("event") == "call.end"
-                                      and e.get("caller") == c)  # fmt: skip
-            assert (end["outcome"], end["target"]) == ("set", target)
+            end = stack.wait_for_line(call_ended(caller)).end
+            assert end is not None and (end.outcome, end.target) == ("set", target)
         yield stack
     finally:
         stack.down()

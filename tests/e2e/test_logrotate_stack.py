@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from ivr.flow.calllog import LogLine, parse_line
+from ivr.flow.outcomes import Outcome
 from loadgen.rtp_pcap import keys_at
 from loadgen.sipp import CallSpec, run_call
 from tests.stackutil import REPO
@@ -80,9 +81,15 @@ def all_lines(log: Path) -> list[bytes]:
     return lines
 
 
+def parsed(lines: list[bytes]) -> list[LogLine]:
+    """The lines as call-log events; each one must be one."""
+    events = [parse_line(raw) for raw in lines]
+    assert None not in events, "a line that is not a call-log event"
+    return [e for e in events if e is not None]
+
+
 def ended_callers(log: Path) -> list[str]:
-    events = map(json.loads, all_lines(log))
-    return sorted(e["caller"] for e in events if e.get("event") == "call.end")
+    return sorted(str(e.end.caller) for e in parsed(all_lines(log)) if e.end is not None)
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +123,22 @@ def test_server_reopened_its_log_without_restarting(stack, rotated):
     assert rotated_files == ["calls.jsonl.1", "calls.jsonl.2.gz", "calls.jsonl.3.gz"]
     # The current file was created by logrotate and then written by the same server.
     assert stack.calls_log.stat().st_mode & 0o777 == 0o600
-    assert [json.loads(x)["event"] for x in stack.calls_log.read_text().splitlines()]
+    assert parsed(stack.calls_log.read_bytes().splitlines())
 
 
 def test_every_call_end_exactly_once_and_no_line_twice(stack, rotated):
     lines = all_lines(stack.calls_log)
     assert len(lines) == len(set(lines)), "a line was written twice"
-    ends = [e for e in map(json.loads, lines) if e.get("event") == "call.end"]
-    by_caller = sorted(e["caller"] for e in ends)
+    events = parsed(lines)
+    ends = [e.end for e in events if e.end is not None]
+    by_caller = sorted(str(e.caller) for e in ends)
     assert by_caller == sorted((*SET, *ABANDON))
-    outcomes = {e["caller"]: e["outcome"] for e in ends}
-    assert {outcomes[c] for c in SET} == {"set"} and {outcomes[c] for c in ABANDON} == {"abandoned"}
+    outcomes = {e.caller: e.outcome for e in ends}
+    assert {outcomes[c] for c in SET} == {Outcome.SET}
+    assert {outcomes[c] for c in ABANDON} == {Outcome.ABANDONED}
     # Each call.start has its call.end: the rotation split no call's lines from the log.
-    starts = {e["call_id"] for e in map(json.loads, lines) if e.get("event") == "call.start"}
-    assert starts <= {e["call_id"] for e in ends}
+    starts = {e.start.call_id for e in events if e.start is not None}
+    assert starts <= {e.call_id for e in ends}
 
 
 def test_no_password_in_the_state_dir_rotated_logs_included(stack, rotated):

@@ -11,11 +11,12 @@ Without `transmit_silence` the wait was 6 s with no packet at all (see docs/keys
 from __future__ import annotations
 
 import asyncio
-import json
 import time
+from collections.abc import Callable
 
 import pytest
 
+from ivr.flow.calllog import CallLogReader, CallStrike, LogLine
 from tests.e2e.rawsip import RawCall
 from tests.stackutil import Stack
 
@@ -43,36 +44,32 @@ def stack(tmp_path_factory):
         s.down()
 
 
-def _events(stack) -> list[dict]:
-    if not stack.calls_log.exists():
-        return []
-    return [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
-
-
-async def _wait_for(stack, event: str, timeout_s: float) -> dict:
-    """The first ``event`` line (polled: the log is a file written by another process)."""
+async def _wait_for(stack, match: Callable[[LogLine], object], timeout_s: float) -> LogLine:
+    """The first line that matches (polled, without blocking the loop that receives RTP: the
+    log is a file written by another process)."""
+    reader = CallLogReader(stack.calls_log)
     until = time.monotonic() + timeout_s
     while time.monotonic() < until:
-        found = [e for e in _events(stack) if e["event"] == event]
+        found = [line for line in reader.read() if match(line)]
         if found:
             return found[0]
         await asyncio.sleep(0.05)
-    raise AssertionError(f"no {event} within {timeout_s}s: {_events(stack)}")
+    raise AssertionError(f"no such line within {timeout_s}s: {stack.log_lines()}")
 
 
-async def _call(stack) -> tuple[RawCall, float, float, dict]:
+async def _call(stack) -> tuple[RawCall, float, float, CallStrike | None]:
     async with RawCall(did=WEST, caller=CALLER, sip_port=stack.sip_port) as call:
         await asyncio.sleep(0.5)  # some menu prompt first
         await call.info("1")
         keyed_at = time.monotonic()
-        strike = await _wait_for(stack, "call.strike", timeout_s=60)
+        strike = (await _wait_for(stack, lambda e: e.strike, timeout_s=60)).strike
         seen_at = time.monotonic()
     return call, keyed_at, seen_at, strike
 
 
 def test_rtp_keeps_flowing_while_waiting_for_keys(stack):
     call, keyed_at, seen_at, strike = asyncio.run(_call(stack))
-    assert (strike["step"], strike["reason"]) == ("password", "no_input")
+    assert strike is not None and (strike.step, strike.reason) == ("password", "no_input")
     arrivals = call.arrivals
     # The whole wait for the first key lies in the last FIRST_KEY_S seconds before the strike
     # was seen (seen at most one 50 ms poll after it was written).
@@ -86,6 +83,7 @@ def test_rtp_keeps_flowing_while_waiting_for_keys(stack):
 
 
 def test_the_call_ended_as_the_caller_hung_up(stack):
-    end = asyncio.run(_wait_for(stack, "call.end", timeout_s=10))
-    assert (end["caller"], end["outcome"], end["step"]) == (CALLER, "abandoned", "password")
-    assert len([e for e in _events(stack) if e["event"] == "call.end"]) == 1
+    end = asyncio.run(_wait_for(stack, lambda e: e.end, timeout_s=10)).end
+    assert end is not None
+    assert (end.caller, end.outcome, end.step) == (CALLER, "abandoned", "password")
+    assert len([e for e in stack.log_lines() if e.end is not None]) == 1

@@ -14,19 +14,19 @@ IVR_AGI_MAX_CALLS's route and counter: tests/e2e/test_agi_cap.py.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 
 import pytest
 
 from ivr.deploy import procs
+from ivr.flow.calllog import CallEnd
 from loadgen.sipp import CallSpec, run_call
 from tests.e2e.rawsip import RawCall
 from tests.e2e.test_calls import keys
 from tests.e2e.test_refusals import assert_refused_with_text
 from tests.e2e.test_security import raw_agi_attack
 from tests.promutil import Samples, changes, scrape
-from tests.stackutil import Stack, running
+from tests.stackutil import Stack, call_ended, ends_and_strikes, running
 
 pytestmark = pytest.mark.e2e
 
@@ -66,13 +66,14 @@ def single(samples: Samples, name: str) -> float:
     return samples[(name, ())]
 
 
-def ends_of(stack: Stack, caller: str) -> list[dict]:
-    lines = [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
-    return [e for e in lines if e.get("event") == "call.end" and e.get("caller") == caller]
+def ends_of(stack: Stack, caller: str) -> list[CallEnd]:
+    return ends_and_strikes(stack.log_lines(), caller)[0]
 
 
-def ended(stack: Stack, caller: str) -> dict:
-    return stack.wait_for_line(lambda e: e.get("event") == "call.end" and e["caller"] == caller)
+def ended(stack: Stack, caller: str) -> CallEnd:
+    end = stack.wait_for_line(call_ended(caller)).end
+    assert end is not None
+    return end
 
 
 def test_a_set_call_moves_its_outcome_strike_commands_and_each_store_operation(
@@ -83,7 +84,7 @@ def test_a_set_call_moves_its_outcome_strike_commands_and_each_store_operation(
     spec = CallSpec(did=WEST, caller_from=SETTER, schedule=schedule, timeout_s=60)
     result = asyncio.run(run_call(spec, "127.0.0.1", stack.sip_port, tmp_path))
     assert result.ok, result.describe()
-    assert ended(stack, SETTER)["outcome"] == "set"
+    assert ended(stack, SETTER).outcome == "set"
     after = metrics(stack)
     # unit 1: the caller's entry, then its contract line; one limiter script; one set
     assert moved(before, after) == {
@@ -124,8 +125,8 @@ def test_refused_connections_count_by_reason_and_are_no_call(stack: Stack) -> No
     assert moved(before, after) == {
         "ivr_rejections_total": {"address_not_allowed": 1, "wrong_secret": 1}
     }
-    lines = [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
-    refused = [(e["reason"], e["address"]) for e in lines if e["event"] == "agi.refused"]
+    lines = [e.data for e in stack.log_lines() if e.event == "agi.refused"]
+    refused = [(e["reason"], e["address"]) for e in lines]
     assert refused == [("address", "127.0.0.2"), ("secret", "127.0.0.1")]
 
 
@@ -148,9 +149,9 @@ def test_a_call_over_ivr_max_calls(stack: Stack) -> None:
     over, in_progress = asyncio.run(over_max_calls(stack))
     assert in_progress == 1
     assert_refused_with_text(over, 503)
-    assert ended(stack, HELD)["outcome"] == "abandoned"
+    assert ended(stack, HELD).outcome == "abandoned"
     [end] = ends_of(stack, OVER)
-    assert (end["outcome"], end["answered"]) == ("rejected_capacity", False)
+    assert (end.outcome, end.answered) == ("rejected_capacity", False)
     after = metrics(stack)
     assert moved(before, after) == {
         "ivr_calls_total": {"abandoned": 1, "rejected_capacity": 1},
@@ -188,7 +189,7 @@ def test_a_call_over_ivr_max_calls_per_s(stack: Stack) -> None:
     assert_refused_with_text(refused, 503)
     for caller in RATE:
         ended(rated, caller)
-    outcomes = sorted(e["outcome"] for c in RATE for e in ends_of(rated, c))
+    outcomes = sorted(e.outcome for c in RATE for e in ends_of(rated, c))
     assert outcomes == ["abandoned", "rejected_capacity"]
     after = metrics(rated)
     assert moved(before, after) == {

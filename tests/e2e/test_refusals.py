@@ -8,15 +8,15 @@ its own caller number; afterwards each has exactly one `call.end` line.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 
 import pytest
 
 from ivr.deploy.procs import wait_for as wait_until
+from ivr.flow.calllog import CallEnd
 from tests.e2e.rawsip import RawCall
-from tests.stackutil import Stack, alive, running
+from tests.stackutil import Stack, alive, call_ended, ends_and_strikes, running
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,8 @@ def stack(tmp_path_factory):
         yield s
 
 
-def ends_of(stack, caller: str) -> list[dict]:
-    lines = [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
-    return [e for e in lines if e.get("event") == "call.end" and e.get("caller") == caller]
+def ends_of(stack, caller: str) -> list[CallEnd]:
+    return ends_and_strikes(stack.log_lines(), caller)[0]
 
 
 async def refused(stack, caller: str, **kw) -> RawCall:
@@ -76,7 +75,7 @@ def test_refused_callers_hear_why_and_are_never_answered(stack, caller, status, 
     call = asyncio.run(refused(stack, caller, timeout_s=20))
     assert_refused_with_text(call, status)
     [end] = ends_of(stack, caller)
-    assert (end["outcome"], end["step"], end["answered"]) == (outcome, "caller_check", False)
+    assert (end.outcome, end.step, end.answered) == (outcome, "caller_check", False)
 
 
 async def answered_then_bye(stack, caller: str, after_s: float) -> RawCall:
@@ -90,7 +89,7 @@ def test_caller_over_the_per_caller_limit_gets_486(stack):
         asyncio.run(answered_then_bye(stack, LIMITED, 0.5))
     call = asyncio.run(refused(stack, LIMITED, timeout_s=20))
     assert_refused_with_text(call, 486)
-    outcomes = [e["outcome"] for e in ends_of(stack, LIMITED)]
+    outcomes = [e.outcome for e in ends_of(stack, LIMITED)]
     assert outcomes == ["abandoned", "abandoned", "rejected_rate_limited"]
 
 
@@ -105,9 +104,9 @@ def test_over_capacity_is_refused_with_503(stack):
     call = asyncio.run(over_capacity(stack))
     assert_refused_with_text(call, 503)
     [end] = ends_of(stack, CAPACITY[2])
-    assert (end["outcome"], end["answered"]) == ("rejected_capacity", False)
+    assert (end.outcome, end.answered) == ("rejected_capacity", False)
     for held in CAPACITY[:2]:  # both held calls end (their flows free their places)
-        stack.wait_for_line(lambda e, c=held: e.get("event") == "call.end" and e["caller"] == c)
+        stack.wait_for_line(call_ended(held))
 
 
 @pytest.mark.parametrize(
@@ -122,10 +121,10 @@ def test_every_call_leaves_exactly_one_call_end(stack, caller, cancel_after_s, b
         asyncio.run(refused(stack, caller, cancel_after_s=cancel_after_s, timeout_s=10))
     else:
         asyncio.run(answered_then_bye(stack, caller, bye_after_s))
-    stack.wait_for_line(lambda e: e.get("event") == "call.end" and e.get("caller") == caller)
+    stack.wait_for_line(call_ended(caller))
     ends = ends_of(stack, caller)
     assert len(ends) == 1, ends
-    assert ends[0]["outcome"] == "abandoned"
+    assert ends[0].outcome == "abandoned"
 
 
 def kill(stack, name: str) -> None:
@@ -139,7 +138,7 @@ def test_store_down_is_refused_with_503(stack):
     call = asyncio.run(refused(stack, STORE_DOWN, timeout_s=20))
     assert_refused_with_text(call, 503)
     [end] = ends_of(stack, STORE_DOWN)
-    assert (end["outcome"], end["answered"]) == ("error_store", False)
+    assert (end.outcome, end.answered) == ("error_store", False)
 
 
 def test_fastagi_server_unreachable_gets_apology_and_503_within_10s(stack):
@@ -148,9 +147,9 @@ def test_fastagi_server_unreachable_gets_apology_and_503_within_10s(stack):
     assert_refused_with_text(call, 503)
     took = call.responses[-1][0] - call.responses[0][0]
     assert took < 10
-    stack.wait_for_line(lambda e: e.get("event") == "call.end" and e.get("caller") == AGI_DOWN)
+    stack.wait_for_line(call_ended(AGI_DOWN))
     [end] = ends_of(stack, AGI_DOWN)  # written by Asterisk itself: the server is gone
-    assert (end["outcome"], end["step"], end["answered"]) == (
+    assert (end.outcome, end.step, end.answered) == (
         "error_internal",
         "caller_check",
         False,

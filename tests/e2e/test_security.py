@@ -28,10 +28,6 @@ ATTACK_PW = "27183945"
 SUBSCRIBERS = f"contract_number,number\n{CALLER},{CALLER}\n{VICTIM},{VICTIM}\n"
 
 
-def lines(stack) -> list[dict]:
-    return [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
-
-
 async def raw_agi_attack(port: int, secret: str, script: str = "tmp-password") -> bytes:
     """What a 20-line script did on main: an environment, then 200 result=0 to everything."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -69,10 +65,10 @@ def test_raw_fastagi_client_without_the_secret_sets_nothing(imported):
         assert asyncio.run(raw_agi_attack(port, secret)) == b""  # not a single command
     none = stack.ivrctl("tpw", "show", VICTIM, check=False)
     assert (none.returncode, none.stdout.strip()) == (1, "none")
-    refused = [e for e in lines(stack) if e["event"] == "agi.refused"]
+    refused = [e.data for e in stack.log_lines() if e.event == "agi.refused"]
     assert [e["reason"] for e in refused] == ["secret", "secret"]
     assert all(e["address"] == "127.0.0.1" for e in refused)
-    assert not [e for e in lines(stack) if e["event"] == "call.start"]
+    assert not [e for e in stack.log_lines() if e.start is not None]
 
 
 async def call_while_listening_to_ami(stack, workdir) -> tuple[bool, list[dict]]:

@@ -10,12 +10,12 @@ password with 5-9 and 0. Each password must then pass the web site's check.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 
 import pytest
 
 from tests.e2e.baresip import Baresip
+from tests.stackutil import ends_and_strikes
 
 pytestmark = pytest.mark.e2e
 
@@ -70,17 +70,11 @@ def dialled(stack, tmp_path_factory) -> dict[str, list[dict]]:
 
 @pytest.mark.parametrize("dial", DIALS, ids=lambda d: d.number)
 def test_softphone_sets_a_password_that_verifies(stack, dialled, dial):
-    events = [json.loads(line) for line in stack.calls_log.read_text().splitlines()]
-    ends = [e for e in events if e["event"] == "call.end" and e["caller"] == dial.number]
-    assert [(e["outcome"], e["step"], e["unit"], e["target"]) for e in ends] == [
+    ends, strikes = ends_and_strikes(stack.log_lines(), dial.number)
+    assert [(e.outcome, e.step, e.unit, e.target) for e in ends] == [
         ("set", "done", "line", dial.number)
     ]
-    strikes = [
-        (e["step"], e["reason"])
-        for e in events
-        if e["event"] == "call.strike" and e["call_id"] == ends[0]["call_id"]
-    ]
-    assert strikes == [("menu", "invalid_key")] * dial.menu_strikes
+    assert [(s.step, s.reason) for s in strikes] == [("menu", "invalid_key")] * dial.menu_strikes
     ok = stack.ivrctl("tpw", "verify", dial.number, "-", stdin=dial.password, check=False)
     assert (ok.returncode, ok.stdout.split()[0]) == (0, "ok")
     wrong = stack.ivrctl("tpw", "verify", dial.number, "-", stdin="12345678", check=False)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from ivr.flow.calllog import CALL_END_FIELDS, log_call_end, log_call_event
+from ivr.flow import calllog
+from ivr.flow.calllog import CALL_END_FIELDS, CallEnd, CallStrike, log_call_end, log_call_event
 from ivr.flow.outcomes import CallInfo, CallResult, Outcome, Step
 from ivr.flow.ports import CallerHangup
 from ivr.service.logsink import REDACTED, configure_logging
@@ -22,7 +23,12 @@ INFO = CallInfo(call_id="call-1", caller_raw=CONTRACT, did=DID)
 
 
 def read_lines(path: Path) -> list[dict]:
+    """The lines as JSON objects: what `jq` and the web site's tools see."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def ends(path: Path) -> list[CallEnd]:
+    return [line.end for line in calllog.read_lines(path)[0] if line.end is not None]
 
 
 # docs/interfaces.md (and issue 12's `answered`), spelled out here on purpose: the
@@ -45,9 +51,10 @@ def test_call_end_has_exactly_the_interface_fields(
     assert CALL_END_FIELDS == INTERFACE_FIELDS
     assert set(line) == {"event", "timestamp", "level", *INTERFACE_FIELDS}
     assert line["event"] == "call.end"
-    assert line["unit"] == "admin_user" and line["outcome"] == "set" and line["step"] == "done"
-    assert (line["caller"], line["did"], line["target"]) == (CONTRACT, DID, CONTRACT)
-    assert (line["strikes"], line["duration_ms"]) == (0, 1234)
+    (end,) = ends(path)
+    assert (end.unit, end.outcome, end.step) == ("admin_user", "set", "done")
+    assert (end.caller, end.did, end.target) == (CONTRACT, DID, CONTRACT)
+    assert (end.strikes, end.duration_ms) == (0, 1234)
     assert datetime.fromisoformat(line["timestamp"]).utcoffset() is not None
     assert json.loads(capsys.readouterr().out) == line  # the same line on stdout
 
@@ -59,9 +66,9 @@ def test_unit_null_and_no_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[s
     log_call_end(CallInfo("c2", None, DID), result, 5)
     log_call_end(CallInfo("c3", None, DID), result, 6)
     sink.close()
-    lines = read_lines(path)
-    assert [line["call_id"] for line in lines] == ["c2", "c3"]  # appended, one per line
-    assert lines[0]["unit"] is None and lines[0]["caller"] is None
+    found = ends(path)
+    assert [end.call_id for end in found] == ["c2", "c3"]  # appended, one per line
+    assert found[0].unit is None and found[0].caller is None
     assert capsys.readouterr().out == ""
 
 
@@ -105,7 +112,10 @@ async def test_a_whole_call_never_logs_the_password(dial: Dial, tmp_path: Path) 
 async def test_strikes_are_logged_with_step_and_reason(dial: Dial) -> None:
     with capture_logs() as logs:
         await dial(key("*"), key("2"), pound("0312345678"), pound(CONTRACT), key(PW), key(PW2), BYE)
-    strikes = [(e["step"], e["reason"], e["strikes"]) for e in logs if e["event"] == "call.strike"]
+    strikes = [
+        (s.step, s.reason, s.strikes)
+        for s in (CallStrike.from_record(e) for e in logs if e["event"] == calllog.CALL_STRIKE)
+    ]
     assert strikes == [
         ("menu", "invalid_key", 1),
         ("target", "not_in_contract", 1),

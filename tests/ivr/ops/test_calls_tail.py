@@ -6,12 +6,23 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from ivr.ops.calls_tail import Filter, call_end, parse_since, render
+from ivr.flow.calllog import (
+    CALL_END,
+    CALL_START,
+    CALL_STRIKE,
+    CallEnd,
+    CallStart,
+    CallStrike,
+    LogLine,
+    parse_line,
+)
+from ivr.ops.calls_tail import Filter, parse_since, render
 from tests.stackutil import REPO
 
 JST = timezone(timedelta(hours=9))
@@ -19,22 +30,21 @@ T0 = datetime(2025, 3, 1, 9, 0, 0, tzinfo=JST)
 
 
 def end(i: int, outcome: str = "set", caller: str = "0664806000", **extra: object) -> dict:
-    rec = {
-        "call_id": f"17400000{i:02d}.{i}",
-        "caller": caller,
-        "did": "0664806430",
-        "unit": "number",
-        "target": "0664806001",
-        "outcome": outcome,
-        "step": "done" if outcome == "set" else "password",
-        "strikes": 0 if outcome == "set" else 3,
-        "duration_ms": 41234 + i,
-        "event": "call.end",
-        "level": "info",
-        "timestamp": (T0 + timedelta(minutes=i)).isoformat(timespec="milliseconds"),
-    }
-    rec.update(extra)
-    return rec
+    """A call.end line as the service writes it (the event's own fields, then its envelope)."""
+    rec = CallEnd(
+        call_id=f"17400000{i:02d}.{i}",
+        caller=caller,
+        did="0664806430",
+        unit="number",
+        target="0664806001",
+        outcome=outcome,
+        step="done" if outcome == "set" else "password",
+        strikes=0 if outcome == "set" else 3,
+        duration_ms=41234 + i,
+        answered=True,
+    )
+    stamp = (T0 + timedelta(minutes=i)).isoformat(timespec="milliseconds")
+    return {**asdict(replace(rec, **extra)), "event": CALL_END, "level": "info", "timestamp": stamp}
 
 
 def line(rec: dict) -> str:
@@ -43,11 +53,11 @@ def line(rec: dict) -> str:
 
 SAMPLE = [
     line({"event": "agi.started", "level": "info", "timestamp": T0.isoformat()}),
-    line({"event": "call.start", "call_id": "x", "caller": "0664806000", "did": "0664806430"}),
+    line({"event": CALL_START, **asdict(CallStart("x", "0664806000", "0664806430"))}),
     line(end(1)),
     "not json at all\n",
     line(end(2, "failed_strikes", caller="0312345678")),
-    line({"event": "call.strike", "call_id": "y", "step": "password", "reason": "mismatch"}),
+    line({"event": CALL_STRIKE, **asdict(CallStrike("y", "password", "mismatch", 1))}),
     line(end(3, "rejected_anonymous", caller="anonymous", unit=None, target=None)),
     line(end(4, "error_store")),
     line(end(5)),
@@ -58,7 +68,7 @@ SAMPLE = [
 def state(tmp_path: Path) -> Path:
     logs = tmp_path / "logs"
     logs.mkdir()
-    (logs / "calls.jsonl").write_text("".join(SAMPLE) + '{"event": "call.end", "cut')
+    (logs / "calls.jsonl").write_text("".join(SAMPLE) + line(end(6))[:40])  # a cut last line
     return tmp_path
 
 
@@ -132,11 +142,17 @@ def test_missing_log_says_where_it_looked(tmp_path: Path) -> None:
     assert str(tmp_path / "logs" / "calls.jsonl") in out.stderr
 
 
+def parsed(rec: dict) -> LogLine:
+    got = parse_line(line(rec))
+    assert got is not None
+    return got
+
+
 def test_render_colours_the_outcome_only_when_asked() -> None:
-    rec = end(1, "error_internal")
+    rec = parsed(end(1, "error_internal"))
     assert "\x1b[31merror_internal" in render(rec, colour=True)
     assert "\x1b[" not in render(rec, colour=False)
-    assert "\x1b[32mset" in render(end(1), colour=True)
+    assert "\x1b[32mset" in render(parsed(end(1)), colour=True)
 
 
 def test_parse_since_and_filter() -> None:
@@ -145,7 +161,6 @@ def test_parse_since_and_filter() -> None:
     assert parse_since("2h", now) == now - timedelta(hours=2)
     assert parse_since("2025-03-01T10:00+09:00") == datetime(2025, 3, 1, 10, tzinfo=JST)
     flt = Filter(since=parse_since("2025-03-01T09:03:00+09:00"))
-    assert [flt.accepts(end(i)) for i in (2, 3, 4)] == [False, True, True]
-    assert not flt.accepts({"event": "call.end", "timestamp": "garbage"})
-    assert call_end(b'{"event": "call.start"}\n') is None
-    assert call_end(b"\xff\xfe\n") is None
+    assert [flt.accepts(parsed(end(i))) for i in (2, 3, 4)] == [False, True, True]
+    assert not flt.accepts(parsed({**end(4), "timestamp": "garbage"}))
+    assert not Filter().accepts(parsed({"event": CALL_START, **asdict(CallStart("x", None, ""))}))

@@ -11,6 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from ivr.config import variables as var
+from ivr.flow.calllog import CALL_END, CallEnd
 from ivr.flow.timing import Timing
 from ivr.service import handlers
 from ivr.service.admission import Admission
@@ -59,7 +60,10 @@ async def test_reports_of_calls_the_flow_never_saw(make_server: ServerFactory) -
         for uniqueid, main, busy in cases:
             fake = await FakeAsterisk.connect(server.port, report_env(uniqueid, main, busy))
             await fake.expect_eof()
-    ends = [(e["call_id"], e["outcome"]) for e in logs if e["event"] == "call.end"]
+    ends = [
+        (end.call_id, end.outcome)
+        for end in (CallEnd.from_record(e) for e in logs if e["event"] == CALL_END)
+    ]
     # refused at every cap; unreachable; gone before AGI; the same report twice: one line
     assert ends == [("1", "rejected_capacity"), ("2", "error_internal"), ("3", "abandoned")]
     assert sample(metrics, "ivr_calls_total", outcome="rejected_capacity") == 1
