@@ -11,7 +11,6 @@ second call's password and AGI lines are in the capture.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from ivr.config.secret_files import private_dir, read_or_create
 from ivr.deploy import probes, procs, stack
+from ivr.flow.calllog import read_lines
 from loadgen.sipp import CallSpec, run_call
 from tests.e2e.test_calls import full
 from tests.netns import leftovers, ns_host
@@ -123,8 +123,8 @@ def _dial(near: Stack, number: str, workdir: Path) -> None:
 
 def _outcome(far_env: dict[str, str], number: str) -> list[str]:
     log = Path(far_env["IVR_STATE_DIR"]) / "logs" / "calls.jsonl"
-    lines = [json.loads(raw) for raw in log.read_text().splitlines()]
-    return [e["outcome"] for e in lines if e.get("event") == "call.end" and e["caller"] == number]
+    ends = [e.end for e in read_lines(log)[0] if e.end is not None and e.end.caller == number]
+    return [end.outcome for end in ends]
 
 
 def _verify(host, far_env: dict[str, str], number: str) -> str:

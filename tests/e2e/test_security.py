@@ -150,8 +150,8 @@ def test_single_node_takes_no_caller_id_from_an_untrusted_address(imported):
     """IVR_SIP_TRUSTED defaults to 127.0.0.1 alone: 127.0.0.2 is another host to Asterisk,
     and its INVITE with the victim's number in P-Asserted-Identity and From reaches no
     endpoint, so no dialplan runs and nothing is logged or set."""
-    before = len(lines(imported))
+    before = len(imported.log_lines())
     status = sipprobe.invite("127.0.0.1", imported.sip_port, "0664806430", VICTIM, "127.0.0.2")
     assert status is not None and status >= 400 and status != 404, status
-    assert len(lines(imported)) == before  # no call.start, no call.end
+    assert len(imported.log_lines()) == before  # no call.start, no call.end
     assert imported.ivrctl("tpw", "show", VICTIM, check=False).stdout.strip() == "none"

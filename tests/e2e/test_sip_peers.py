@@ -15,6 +15,7 @@ import json
 import pytest
 
 from ivr.config.secret_files import write_private
+from ivr.flow.calllog import CallEnd, read_lines
 from tests.e2e import sipprobe
 from tests.stackutil import Stack, free_port
 
@@ -43,10 +44,10 @@ def cluster(tmp_path_factory):
         c.ivrctl("cluster", "down", check=False, timeout=120)
 
 
-def _call_ends(c: Stack) -> list[dict]:
-    lines = [json.loads(raw) for log in c.state_dir.glob("*/logs/calls.jsonl")
-             for raw in log.read_text().splitlines()]  # fmt: skip
-    return [line for line in lines if line.get("event") == "call.end"]
+def _call_ends(c: Stack) -> list[CallEnd]:
+    """Every node's call.end records (the cluster's FastAGI servers log in their own dirs)."""
+    lines = [line for log in c.state_dir.glob("*/logs/calls.jsonl") for line in read_lines(log)[0]]
+    return [line.end for line in lines if line.end is not None]
 
 
 def test_a_digest_peer_presents_its_own_number_only(cluster):
@@ -58,7 +59,7 @@ def test_a_digest_peer_presents_its_own_number_only(cluster):
     assert _call_ends(c) == []  # none of them reached a node
     assert send(PEER, pai=SUBSCRIBER, auth=(PEER, SECRET)) == 403  # the service's refusal
     ends = _call_ends(c)
-    assert [(e["caller"], e["outcome"]) for e in ends] == [(PEER, "rejected_not_subscribed")]
+    assert [(e.caller, e.outcome) for e in ends] == [(PEER, "rejected_not_subscribed")]
     klog = (c.state_dir / "logs" / "kamailio.out").read_text()
     assert f"src=127.0.0.2 user={PEER} INVITE" in klog
     # the refusals were Kamailio's judgement: wrong password (-2), From not the user (-8)

@@ -10,7 +10,6 @@ Partial: the service's BYE does not reach baresip over TLS (the phone hangs up i
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 
@@ -63,7 +62,7 @@ async def _dial(s: Stack, cert, workdir) -> list[dict]:
             assert (await phone.command("sndcode", keys)).get("ok")
         # the call ends on the service's side (完了, then BYE); that BYE does not reach
         # baresip over TLS yet (docs/security.md), so the phone hangs up after the set
-        await asyncio.to_thread(s.wait_for_line, lambda e: e.get("event") == "call.end", 40)
+        await asyncio.to_thread(s.wait_for_line, lambda e: e.end is not None, 40)
         await phone.command("hangup")
         return phone.events
 
@@ -73,8 +72,7 @@ def test_a_call_over_tls_with_srtp_sets_the_password(tls_stack, tmp_path):
     capture = Capture("lo", tmp_path / "tls.pcap", f"tcp port {s.env['IVR_SIP_TLS_PORT']}")
     asyncio.run(_dial(s, cert, tmp_path))
     wire = capture.stop()
-    ends = [json.loads(raw) for raw in s.calls_log.read_text().splitlines()]
-    assert [e["outcome"] for e in ends if e.get("event") == "call.end"] == ["set"]
+    assert [e.end.outcome for e in s.log_lines() if e.end is not None] == ["set"]
     verify = s.ivrctl("tpw", "verify", NUMBER, "-", stdin=PASSWORD, check=False)
     assert verify.stdout.strip() == "ok"
     port = int(s.env["IVR_SIP_TLS_PORT"]).to_bytes(2, "big")
