@@ -12,6 +12,11 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v logrotate >/dev/null || need+=(logrotate)
 command -v kamailio >/dev/null || need+=(kamailio)  # SIP front of `ivrctl cluster`
 command -v redis-sentinel >/dev/null || need+=(redis-sentinel)  # the cluster's store failover
+# Deployment (docs/operations.md): images built from local root file systems, compose, units.
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v systemd-analyze >/dev/null || need+=(systemd)  # `systemd-analyze verify` of deploy/systemd
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)  # amtool's config check
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system: packages present"
