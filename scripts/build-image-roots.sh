@@ -91,6 +91,9 @@ base() {
 wheels_want() {  # the Python dependencies, one per line, from pyproject.toml
   "$PY" -c 'import tomllib,sys; print("\n".join(tomllib.load(open(sys.argv[1],"rb"))["project"]["dependencies"]))' \
     "$HERE/pyproject.toml"
+  # pip decides markers by the host's Python; bookworm's is 3.11.2, for which redis-py
+  # needs async-timeout (python_full_version < 3.11.3)
+  echo "async-timeout>=4.0.3"
 }
 
 derived() {
