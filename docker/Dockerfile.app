@@ -14,8 +14,6 @@ ENV PYTHONPATH=/opt/ivr/lib:/app PYTHONDONTWRITEBYTECODE=1 IVR_STATE_DIR=/var/li
     HOME=/var/lib/ivr
 WORKDIR /var/lib/ivr
 USER 10001:10001
-# The call log, shared with Asterisk's fallback line (docker-compose.yml: volume ivr-logs).
-VOLUME /var/lib/ivr/logs
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
     CMD ["ivrctl", "health"]
 ENTRYPOINT ["/usr/local/bin/ivrctl"]
