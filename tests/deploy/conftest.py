@@ -46,7 +46,9 @@ def new_project(engine: Engine, tmp: Path, file: str, ports: list[str], udp: lis
 def import_subscribers(project: Project, tmp: Path, numbers: list[str]) -> None:
     folder = tmp / "import"
     folder.mkdir(exist_ok=True)
-    (folder / "s.csv").write_text("contract_number,number\n" + "".join(f"{n},{n}\n" for n in numbers))
+    (folder / "s.csv").write_text(
+        "contract_number,number\n" + "".join(f"{n},{n}\n" for n in numbers)
+    )
     out = project.tools("subscribers", "import", "/import/s.csv", volume=f"{folder}:/import:ro")
     assert f"imported {len(numbers)} numbers" in out
 

@@ -103,7 +103,9 @@ class Engine:
         text = (self.root / "dockerd.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
-    def docker(self, *args: str, check: bool = True, timeout: float = 120, stdin: bytes | None = None):
+    def docker(
+        self, *args: str, check: bool = True, timeout: float = 120, stdin: bytes | None = None
+    ):
         done = subprocess.run([DOCKER, *args], env=self.env, capture_output=True,
                               timeout=timeout, input=stdin)  # fmt: skip
         if check and done.returncode != 0:
