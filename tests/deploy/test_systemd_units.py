@@ -85,7 +85,7 @@ def test_units_are_hardened_and_take_secrets_as_credentials() -> None:
         for line in re.findall(r"^Environment=(.*)$", text, re.M):
             for name, value in (item.split("=", 1) for item in line.split()):
                 if re.search("PASSWORD|SECRET|PEPPER|PGPASS", name):  # a path, never a value
-                    assert name.endswith("FILE") and value.startswith("%d/"), (path.name, name)
+                    assert name.endswith(("FILE", "_DIR")) and value.startswith("%d"), name
         for cred in re.findall(r"^LoadCredential=[^:]+:(\S+)$", text, re.M):
             assert cred.startswith("/etc/ivr/secrets/"), (path.name, cred)
     agi = (UNITS / "ivr-agi.service").read_text()
