@@ -23,22 +23,18 @@ mkdir -p "$DIR"
 exec 9>"$DIR/.roots.lock"
 flock 9
 
-declare -A PKGS=(
-  [python]="python3"
-  [kamailio]="kamailio"
-  [redis]="redis-server redis-sentinel"
-  [postgres]="postgresql-15"
-  [monitoring]="prometheus prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter"
-)
-# name:uid for each root (the package's own user is renumbered, or created).
-declare -A USERS=(
-  [python]="ivr:10001"
+# Each root: its user (name:uid; the package's own user is renumbered, or created) and the
+# packages it adds to the bookworm base.
+declare -A ROOTS=(
+  [python]="ivr:10001 python3"
+  [kamailio]="kamailio:10003 kamailio"
+  [redis]="redis:10002 redis-server redis-sentinel"
+  [postgres]="postgres:10004 postgresql-15"
+  [monitoring]="prometheus:10005 prometheus prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter"
   [asterisk]="ivr:10001"
-  [redis]="redis:10002"
-  [kamailio]="kamailio:10003"
-  [postgres]="postgres:10004"
-  [monitoring]="prometheus:10005"
 )
+user_of() { local r=${ROOTS[$1]}; echo "${r%% *}"; }
+packages_of() { local r=${ROOTS[$1]}; echo "${r#* }"; }
 
 mirror=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
 mirror=${mirror:-http://deb.debian.org/debian}
@@ -98,18 +94,18 @@ wheels_want() {  # the Python dependencies, one per line, from pyproject.toml
 
 derived() {
   local name=$1 root=$DIR/$1 want
-  want="bookworm:$(cat "$DIR/bookworm/.ivr-root") packages:${PKGS[$name]} user:${USERS[$name]}"
+  want="bookworm:$(cat "$DIR/bookworm/.ivr-root") packages:$(packages_of "$name") user:$(user_of "$name")"
   [ "$name" = python ] && want="$want deps:$(wheels_want | sha256sum | cut -c1-16)"
   fresh "$root" "$want" && return 0
-  echo "image roots: $name (${PKGS[$name]})"
+  echo "image roots: $name ($(packages_of "$name"))"
   rm -rf "$root.tmp"
   cp -a "$DIR/bookworm" "$root.tmp"
   cp /etc/resolv.conf "$root.tmp/etc/resolv.conf"
   in_root "$root.tmp" apt-get update -qq >"$DIR/apt-$name.log" 2>&1
   DEBIAN_FRONTEND=noninteractive in_root "$root.tmp" apt-get install -y -qq --no-install-recommends \
-    ${PKGS[$name]} >>"$DIR/apt-$name.log" 2>&1 \
+    $(packages_of "$name") >>"$DIR/apt-$name.log" 2>&1 \
     || { echo "image roots: apt-get failed for $name, see $DIR/apt-$name.log" >&2; exit 1; }
-  fix_user "$root.tmp" "${USERS[$name]}"
+  fix_user "$root.tmp" "$(user_of "$name")"
   case $name in
     postgres) rm -rf "$root.tmp"/var/lib/postgresql/15/main "$root.tmp"/etc/postgresql/15/main ;;
     python)
@@ -131,7 +127,7 @@ derived() {
 asterisk() {  # forky's Asterisk alone (the prompts are rendered already; no tools in it)
   IVR_ROOTFS_DIR=$DIR/asterisk IVR_ROOTFS_PACKAGES=asterisk bash "$HERE/scripts/build-rootfs.sh"
   if ! chroot "$DIR/asterisk" id -u ivr >/dev/null 2>&1; then
-    fix_user "$DIR/asterisk" "${USERS[asterisk]}"
+    fix_user "$DIR/asterisk" "$(user_of asterisk)"
     slim "$DIR/asterisk"
   fi
 }

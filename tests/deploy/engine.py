@@ -39,6 +39,17 @@ def wait_until(check: Callable[[], object], timeout_s: float, what: str, step_s:
         time.sleep(step_s)  # the engine or a container changes state on its own
 
 
+def run(argv: list[str], env: dict[str, str], *, check: bool, timeout: float,
+        stdin: bytes | None) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+    """argv's run; with check, a failure is an AssertionError with its output."""
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=timeout, input=stdin)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} -> {done.returncode}\n"
+                             f"{done.stdout.decode(errors='replace')}\n"
+                             f"{done.stderr.decode(errors='replace')}")  # fmt: skip
+    return done
+
+
 def processes_mentioning(text: str) -> list[int]:
     """Pids whose command line holds text (the engine's own dirs: its containerd, shims)."""
     found = []
@@ -106,11 +117,7 @@ class Engine:
     def docker(
         self, *args: str, check: bool = True, timeout: float = 120, stdin: bytes | None = None
     ):
-        done = subprocess.run([DOCKER, *args], env=self.env, capture_output=True,
-                              timeout=timeout, input=stdin)  # fmt: skip
-        if check and done.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} -> {done.returncode}\n{done.stderr!r}")
-        return done
+        return run([DOCKER, *args], self.env, check=check, timeout=timeout, stdin=stdin)
 
     def build_images(self, timeout_s: float = 1200) -> str:
         """scripts/build-images.sh into this engine (roots from the cache); its report."""
@@ -164,19 +171,9 @@ class Project:
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 180,
                  stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
-        done = subprocess.run(
-            [COMPOSE, "-p", self.name, "-f", str(self.file), *args],
-            env={**self.engine.env, "IVR_IMAGE_TAG": "test", **self.env},
-            capture_output=True,
-            timeout=timeout,
-            input=stdin,
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(
-                f"docker-compose {' '.join(args)} -> {done.returncode}\n"
-                f"{done.stdout.decode(errors='replace')}\n{done.stderr.decode(errors='replace')}"
-            )
-        return done
+        argv = [COMPOSE, "-p", self.name, "-f", str(self.file), *args]
+        env = {**self.engine.env, "IVR_IMAGE_TAG": "test", **self.env}
+        return run(argv, env, check=check, timeout=timeout, stdin=stdin)
 
     def container(self, service: str) -> str:
         return self("ps", "-q", service).stdout.decode().strip()
@@ -184,10 +181,13 @@ class Project:
     def state(self, service: str) -> dict:
         return self.engine.inspect(self.container(service))["State"]
 
-    def healthy(self, *services: str, timeout_s: float = 90) -> None:
+    def healthy(self, *services: str, timeout_s: float = 120) -> None:
         for service in services:
+            ref = self.container(service)  # once: each docker-compose run costs CPU
             wait_until(
-                lambda s=service: self.state(s).get("Health", {}).get("Status") == "healthy",
+                lambda r=ref: (
+                    self.engine.inspect(r)["State"].get("Health", {}).get("Status") == "healthy"
+                ),
                 timeout_s,
                 f"{service} healthy",
             )

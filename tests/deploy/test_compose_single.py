@@ -66,12 +66,13 @@ def test_a_call_sets_a_password_another_container_verifies(single):
 
 def test_a_crashed_fastagi_server_is_restarted_and_the_next_call_sets(single):
     project, tmp = single
-    before = project.state("agi")
+    agi = project.container("agi")
+    before = project.engine.inspect(agi)["State"]
     os.kill(before["Pid"], signal.SIGKILL)  # the container's main process dies
-    wait_until(lambda: project.engine.inspect(project.container("agi"))["RestartCount"] >= 1,
-               30, "agi restarted by its policy")  # fmt: skip
+    wait_until(lambda: project.engine.inspect(agi)["RestartCount"] >= 1, 30,
+               "agi restarted by its policy")  # fmt: skip
     project.healthy("agi")
-    assert project.state("agi")["Pid"] != before["Pid"]
+    assert project.engine.inspect(agi)["State"]["Pid"] != before["Pid"]
     outcome = call(sip_port(project), CALLERS[1], PASSWORDS[1], tmp / "call-2")
     assert outcome.exit_code == 0, outcome.errors[-2000:]
     assert verify(project, CALLERS[1], PASSWORDS[1]) == "ok"
