@@ -8,6 +8,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -65,6 +66,17 @@ def verify(project: Project, number: str, password: str) -> str:
     """The web site's check, from a container of its own with the store library."""
     out = project.tools("tpw", "verify", number, "-", stdin=f"{password}\n".encode(), check=False)
     return out.strip()  # ok, wrong, none, ... (exit 1 unless ok)
+
+
+def prometheus(port: int, expr: str) -> dict[str, float]:
+    """{instance: value} of an instant PromQL query (empty when Prometheus does not answer)."""
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            result = json.load(reply)["data"]["result"]
+    except OSError:
+        return {}
+    return {r["metric"].get("instance", ""): float(r["value"][1]) for r in result}
 
 
 def alerts(port: int) -> set[tuple[str, str]]:

@@ -8,7 +8,14 @@ from __future__ import annotations
 import pytest
 
 from ivr.app import redis_ha
-from tests.deploy.conftest import call, import_subscribers, new_project, verify, wait_for_alerts
+from tests.deploy.conftest import (
+    call,
+    import_subscribers,
+    new_project,
+    prometheus,
+    verify,
+    wait_for_alerts,
+)
 from tests.deploy.engine import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +68,11 @@ def test_a_call_through_kamailio_sets_a_password(cluster):
     log = project("logs", "kamailio").stdout.decode()
     nodes = [f"node=sip:127.0.0.1:{project.env[f'IVR_SIP_PORT_{i}']}" for i in (1, 2)]
     assert any(node in log for node in nodes)  # Kamailio's dispatch line for the call
+    # each node's res_prometheus on a port of its own: Prometheus scrapes both
+    http = {f"127.0.0.1:{project.env[f'IVR_ASTERISK_HTTP_PORT_{i}']}" for i in (1, 2)}
+    port = int(project.env["IVR_PROMETHEUS_PORT"])
+    wait_until(lambda: prometheus(port, 'up{job="asterisk"} == 1').keys() == http, 30,
+               "Prometheus scrapes both Asterisk nodes")  # fmt: skip
 
 
 def test_the_redis_primary_lost_alerts_fails_over_and_sets_again(cluster):
