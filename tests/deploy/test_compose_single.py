@@ -58,6 +58,11 @@ def test_a_call_sets_a_password_another_container_verifies(single):
     assert outcome.exit_code == 0 and outcome.service_bye, outcome.errors[-2000:]
     assert verify(project, CALLERS[0], PASSWORDS[0]) == "ok"
     assert verify(project, CALLERS[0], "00000000") == "wrong"
+    # the shared call log volume: written by the FastAGI server, appendable by Asterisk's
+    # fallback line (both uid 10001; the volume took the images' ownership, not root's)
+    owner = project("exec", "-T", "asterisk", "stat", "-c", "%u %a", "/ivr/logs/calls.jsonl")
+    assert owner.stdout.decode().split() == ["10001", "600"]
+    project("exec", "-T", "asterisk", "test", "-w", "/ivr/logs/calls.jsonl")
     # the services run as their own users, not root
     users = {s: project.engine.inspect(project.container(s))["Config"]["User"] for s in SERVING}
     assert users == {"redis": "10002:10002", "postgres": "10004:10004",
