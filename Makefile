@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system rootfs sounds test test-fast run load lint clean
+.PHONY: setup system rootfs image-roots images secrets sounds test test-fast run load lint clean
 
-setup: system $(STAMP) rootfs sounds
+setup: system $(STAMP) rootfs sounds image-roots
 	@echo "setup: done ($$($(PY) --version), $$(sipp -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1))"
 
 system:
@@ -21,6 +21,18 @@ $(STAMP): pyproject.toml
 
 rootfs:
 	@bash scripts/build-rootfs.sh
+
+# The deployment images' root file systems (debootstrap, cached in $IVR_CACHE_DIR/images).
+image-roots: $(STAMP)
+	@bash scripts/build-image-roots.sh
+
+# The deployment images, into the Docker engine at $$DOCKER_HOST (docs/operations.md "Images").
+images: $(STAMP)
+	@bash scripts/build-images.sh
+
+# The compose deployments' secret files in docker/secrets (kept when present).
+secrets:
+	@bash scripts/make-secrets.sh
 
 sounds: $(STAMP)
 	@$(VENV)/bin/ivrctl sounds

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from ivr.app.stack import durable_redis_argv
+from ivr.deploy.stack import durable_redis_argv
 
 from benchmarks.ports import free_port
 from login.auth import add_client

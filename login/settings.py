@@ -1,6 +1,6 @@
 """The login service's settings, from the same environment as the rest of the stack.
 
-Read here rather than from ivr.app.settings: the service imports the store, never the IVR
+Read here rather than from ivr.config.settings: the service imports the store, never the IVR
 (pyproject.toml's contracts), and a site may run it on a host without the telephony part.
 The shared variables (IVR_STATE_DIR, IVR_REDIS_*, IVR_PEPPER_FILE, IVR_DATABASE_URL) mean
 what README's settings table says.

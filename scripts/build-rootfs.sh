@@ -4,15 +4,18 @@
 # is cached outside the clone ($IVR_CACHE_DIR) so every clone on the machine shares it.
 set -euo pipefail
 CACHE=${IVR_CACHE_DIR:-$HOME/.cache/ivr}
-ROOT=$CACHE/rootfs
+# IVR_ROOTFS_DIR/IVR_ROOTFS_PACKAGES: another root from the same suite (the Asterisk image's,
+# scripts/build-image-roots.sh), with the packages comma- or space-separated.
+ROOT=${IVR_ROOTFS_DIR:-$CACHE/rootfs}
 # python3 and the store's libraries: only for benchmarks/classic (the one-process-per-call
 # AGI deployment the capacity benchmark compares against); the service never runs them.
-PKGS=asterisk,asterisk-core-sounds-en-gsm,open-jtalk,open-jtalk-mecab-naist-jdic,hts-voice-nitech-jp-atr503-m001,sox,python3,python3-redis,python3-argon2,python3-sqlalchemy
+PKGS=${IVR_ROOTFS_PACKAGES:-asterisk,asterisk-core-sounds-en-gsm,open-jtalk,open-jtalk-mecab-naist-jdic,hts-voice-nitech-jp-atr503-m001,sox,python3,python3-redis,python3-argon2,python3-sqlalchemy}
+PKGS=${PKGS// /,}
 STAMP="$ROOT/.ivr-rootfs"
 WANT="packages=$PKGS"
 
 mkdir -p "$CACHE"
-exec 9>"$CACHE/.rootfs.lock"
+exec 9>"$ROOT.lock"
 flock 9
 
 if [ -f "$STAMP" ] && [ "$(head -1 "$STAMP")" = "$WANT" ] && chroot "$ROOT" asterisk -V >/dev/null 2>&1; then
@@ -28,15 +31,15 @@ for suite in forky sid; do
   rm -rf "$tmp"
   echo "rootfs: debootstrap $suite from $mirror (about a minute)"
   if debootstrap --variant=minbase --components=main,contrib --include="$PKGS" \
-      "$suite" "$tmp" "$mirror" /usr/share/debootstrap/scripts/sid >"$CACHE/debootstrap-$suite.log" 2>&1 \
+      "$suite" "$tmp" "$mirror" /usr/share/debootstrap/scripts/sid >"$ROOT-debootstrap-$suite.log" 2>&1 \
       && chroot "$tmp" asterisk -V >/dev/null 2>&1; then
     built=$suite
     break
   fi
-  echo "rootfs: $suite did not give an asterisk package (see $CACHE/debootstrap-$suite.log); trying the next suite" >&2
+  echo "rootfs: $suite did not give an asterisk package (see $ROOT-debootstrap-$suite.log); trying the next suite" >&2
 done
 if [ -z "$built" ]; then
-  echo "rootfs: neither forky nor sid could provide Asterisk; see $CACHE/debootstrap-*.log" >&2
+  echo "rootfs: neither forky nor sid could provide Asterisk; see $ROOT-debootstrap-*.log" >&2
   rm -rf "$tmp"
   exit 1
 fi

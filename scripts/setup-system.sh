@@ -17,6 +17,11 @@ command -v tcpdump >/dev/null || need+=(tcpdump)  # tests capture that link
 command -v chromium >/dev/null || need+=(chromium)  # the login page's browser test
 command -v chromedriver >/dev/null || need+=(chromium-driver)  # Selenium drives it
 command -v curl >/dev/null || need+=(curl)  # the login API's non-Python client test
+# Deployment (docs/operations.md): images built from local root file systems, compose, units.
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v systemd-analyze >/dev/null || need+=(systemd)  # `systemd-analyze verify` of deploy/systemd
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)  # amtool's config check
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system: packages present"

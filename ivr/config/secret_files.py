@@ -48,7 +48,10 @@ def read_secret(path: Path) -> str:
 
 
 def read_or_create(path: Path, nbytes: int = 24) -> str:
-    """The secret in path, created (random, 0600, exclusively) when missing."""
+    """The secret in path, created (random, 0600, exclusively) when missing. A secret that
+    exists is only read: its directory may be another's (/run/secrets in a container)."""
+    if path.exists():
+        return read_secret(path)
     private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -96,6 +96,7 @@ def up(
             "ping_from": "sip:dispatcher@127.0.0.1",
             "probe_interval_s": str(t.probe_interval_s),
             "pike_density": str(t.pike_density),
+            "ctl_socket": str(kdir / "run" / "kamailio_ctl"),
         }
     )
     write_private(kdir / "kamailio.cfg", cfg)

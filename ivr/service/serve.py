@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 import uvloop
+from sqlalchemy.exc import SQLAlchemyError
 
 from agi.server import AgiServer, Registry
 from ivr.config import variables as var
@@ -31,7 +32,7 @@ from ivr.service.metrics import Metrics
 from ivr.service.metrics_http import MetricsServer
 from ivr.service.timed import TimedDirectory, TimedLimiter
 from store.credentials import CredentialStore
-from store.directory import AsyncDirectory, Directory
+from store.directory import AsyncDirectory, Directory, migrate
 from store.limits import CallLimiter
 from store.pepper import load
 from store.redisconn import connect
@@ -60,6 +61,7 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
         settings.calls_log, stdout=stdout, extra=[_strikes_to_metrics(metrics)]
     )
     redis = connect(settings.redis_url, password=settings.redis_password())
+    migrate(settings.database_url)  # a deployment's first start (compose, systemd) makes the schema
     directory = Directory.from_url(settings.database_url)
     admission = Admission(
         settings.max_calls, max_rate=settings.max_calls_per_s, burst=settings.max_calls_burst
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         # (docs/benchmarks.md); every await, timeout and signal handler works unchanged.
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(serve(Settings.from_env(), stdout="--quiet" not in args))
-    except (OSError, ValueError, StoreError) as exc:  # busy port, bad setting or secret file
+    except (OSError, ValueError, StoreError, SQLAlchemyError) as exc:  # port, setting, secret, db
         print(f"ivrctl serve: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -51,6 +51,7 @@ def test_kamailio_config_passes_kamailio_check(tmp_path, peers):
         "no_answer_ms": "1000", "dispatcher_list": str(tmp_path / "dispatcher.list"),
         "ping_from": "sip:dispatcher@127.0.0.1", "probe_interval_s": "1", "pike_density": "300",
         "peers_define": "#!define WITH_PEERS" if peers else "# none", "peers_dir": str(tmp_path),
+        "ctl_socket": str(tmp_path / "kamailio_ctl"),
     })  # fmt: skip
     assert (tmp_path / "trusted.list").read_text() == "1 127.0.0.1 32 0\n1 192.0.2.0 24 0\n"
     for needed in ("ds_select_dst", "failure_route", "pike_check_req", "allow_source_address"):

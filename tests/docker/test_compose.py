@@ -1,5 +1,6 @@
-"""The deployment, validated without a Docker engine: the compose file's services, secrets and
-ports, and the Asterisk image's configuration equal to what the end-to-end Asterisk loads."""
+"""The deployment files, checked without a Docker engine (tests/deploy runs them for real):
+the compose files' services, secrets, networks and policies, the Dockerfiles, and the Asterisk
+image's configuration equal to what the end-to-end Asterisk loads."""
 
 from __future__ import annotations
 
@@ -20,23 +21,47 @@ COMPOSE = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 
-def env(service: str) -> dict[str, str]:
-    return {k: str(v) for k, v in (SERVICES[service].get("environment") or {}).items()}
+def env(service: str, services: dict = SERVICES) -> dict[str, str]:
+    return {k: str(v) for k, v in (services[service].get("environment") or {}).items()}
 
 
-def test_services_and_their_secrets_are_declared() -> None:
-    assert set(SERVICES) == {"redis", "agi", "asterisk", "postgres", "prometheus"}
-    declared = set(COMPOSE["secrets"])
-    for name, service in SERVICES.items():
+CLUSTER = yaml.safe_load((DOCKER / "docker-compose.cluster.yml").read_text())
+BOTH = [("single", COMPOSE), ("cluster", CLUSTER)]
+
+
+@pytest.mark.parametrize(("_name", "compose"), BOTH)
+def test_services_and_their_secrets_are_declared(_name: str, compose: dict) -> None:
+    services = compose["services"]
+    declared = set(compose["secrets"])
+    for name, service in services.items():
         used = set(service.get("secrets", []))
         assert used <= declared, name
-        for key, value in env(name).items():  # every *_FILE / PGPASSFILE: a secret it has
+        for key, value in env(name, services).items():  # every *_FILE / PGPASSFILE: a secret it has
             if key.endswith("_FILE") or key == "PGPASSFILE":
                 match = re.fullmatch(r"/run/secrets/([a-z_]+)", value)
                 assert match and match.group(1) in used, (name, key, value)
             assert not (re.search("PASSWORD|SECRET|PEPPER", key) and not key.endswith("_FILE"))
-    for name, spec in COMPOSE["secrets"].items():
-        assert spec["file"].startswith("./secrets/"), name  # files the operator makes, 0600
+    made = subprocess.run(["grep", "-o", "keep_or [a-z.-]*\\|derive [a-z.-]*",
+                           str(REPO / "scripts" / "make-secrets.sh")],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    files = {line.split()[1] for line in made.splitlines()}
+    for name, spec in compose["secrets"].items():
+        assert spec["file"].startswith("${IVR_SECRETS_DIR:-./secrets}/"), name
+        assert spec["file"].rsplit("/", 1)[1] in files, name  # make-secrets.sh makes it
+
+
+@pytest.mark.parametrize(("_name", "compose"), BOTH)
+def test_every_service_on_the_host_network_with_a_policy_and_rotated_logs(
+    _name: str, compose: dict
+) -> None:
+    for name, service in compose["services"].items():
+        assert service["network_mode"] == "host", name
+        assert "ports" not in service, name  # nothing published: loopback unless configured
+        assert service["restart"] == ("no" if name == "tools" else "unless-stopped"), name
+        assert service["logging"]["options"] == {"max-size": "10m", "max-file": "5"}, name
+        assert service["image"].startswith("ivr-") and service["image"].endswith(
+            ":${IVR_IMAGE_TAG:-latest}"
+        ), name  # images of `make images`, no registry
 
 
 def test_no_service_without_a_password() -> None:
@@ -44,44 +69,46 @@ def test_no_service_without_a_password() -> None:
     assert "include /run/secrets/redis_auth_conf" in redis_conf
     assert "requirepass" not in re.sub(r"#.*", "", redis_conf)  # only in the secret
     assert "redis_auth_conf" in SERVICES["redis"]["secrets"]
-    assert "appendfsync always" in redis_conf
-    pg = env("postgres")
-    assert pg["POSTGRES_PASSWORD_FILE"] == "/run/secrets/pg_password"
-    assert "--auth-host=scram-sha-256" in pg["POSTGRES_INITDB_ARGS"]
-    assert "--auth-local=scram-sha-256" in pg["POSTGRES_INITDB_ARGS"]
-    assert "POSTGRES_HOST_AUTH_METHOD" not in pg and "POSTGRES_PASSWORD" not in pg
+    assert "appendfsync always" in redis_conf and "bind 127.0.0.1" in redis_conf
+    assert SERVICES["postgres"]["secrets"] == ["pg_password"]
+    entry = (DOCKER / "entrypoints" / "ivr-postgres").read_text()
+    assert "--auth-host=scram-sha-256" in entry and "--auth-local=peer" in entry
     agi = env("agi")
     assert agi["IVR_AGI_SECRET_FILE"] == "/run/secrets/agi_secret"
     assert agi["IVR_REDIS_PASSWORD_FILE"] == "/run/secrets/redis_password"
     assert agi["IVR_PEPPER_FILE"] == "/run/secrets/ivr_pepper"
-    allow = agi["IVR_AGI_ALLOW"].split(",")
-    assert allow and not {"0.0.0.0/0", "::/0"} & set(allow)
-    assert "@" not in agi["IVR_REDIS_URL"] and "@postgres" in agi["IVR_DATABASE_URL"]
-    assert ":" not in agi["IVR_DATABASE_URL"].split("//")[1].split("@")[0]  # no password in it
+    assert "IVR_AGI_ALLOW" not in agi  # the default: loopback only
+    assert "@" not in agi["IVR_REDIS_URL"] and "ivr@127.0.0.1" in agi["IVR_DATABASE_URL"]
     assert {"ami_secret", "agi_secret"} <= set(SERVICES["asterisk"]["secrets"])
 
 
-def test_published_ports_are_loopback_only() -> None:
-    published = [(n, p) for n, s in SERVICES.items() for p in s.get("ports", [])]
-    assert published, "the FastAGI and metrics ports are published"
-    for name, port in published:
-        assert str(port).startswith("127.0.0.1:"), (name, port)
-    for name in ("redis", "postgres"):
-        assert "ports" not in SERVICES[name]  # reachable on the compose network only
-    host_net = {n for n, s in SERVICES.items() if s.get("network_mode") == "host"}
-    assert host_net == {"asterisk", "prometheus"}
-    prom = SERVICES["prometheus"]["command"]
-    assert "--web.listen-address=127.0.0.1:9090" in prom
+def test_cluster_nodes_have_their_secrets_ports_and_agi_lists() -> None:
+    services = CLUSTER["services"]
+    ports = set()
+    for node, first, second in (("asterisk-1", "1", "2"), ("asterisk-2", "2", "1")):
+        assert {"ami_secret", "agi_secret"} <= set(services[node]["secrets"])
+        e = env(node, services)
+        assert e["IVR_AGI_SERVERS"] == (
+            f"127.0.0.1:${{IVR_AGI_PORT_{first}:-{4573 + int(first)}}}"
+            f"&127.0.0.1:${{IVR_AGI_PORT_{second}:-{4573 + int(second)}}}"
+        )
+        ports |= {e["IVR_SIP_PORT"], e["IVR_AMI_PORT"], e["IVR_ASTERISK_HTTP_PORT"]}
+    assert len(ports) == 6  # each node its own SIP, AMI and res_prometheus port
+    nodes = env("kamailio", services)["IVR_KAMAILIO_NODES"]
+    assert nodes.count("IVR_SIP_PORT_1") == 1 and nodes.count("IVR_SIP_PORT_2") == 1
+    for i in (1, 2, 3):
+        assert services[f"sentinel-{i}"]["entrypoint"] == ["ivr-sentinel"]
 
 
-def test_asterisk_image_uses_the_templates_and_entrypoint() -> None:
+def test_images_are_built_from_local_roots_and_hold_no_secret() -> None:
+    for dockerfile in DOCKER.glob("Dockerfile.*"):
+        text = dockerfile.read_text()
+        assert "ARG ROOT\nFROM ${ROOT}\n" in text, dockerfile.name  # the imported root
+        assert re.search(r"^USER 100\d\d:100\d\d$", text, re.M), dockerfile.name
+        assert "secret" not in re.sub(r"#.*", "", text).lower(), dockerfile.name
     docker = (DOCKER / "Dockerfile.asterisk").read_text()
-    assert "COPY dialplan/templates/ /usr/share/ivr/templates/" in docker
-    assert "COPY docker/asterisk-entrypoint.sh /usr/local/bin/ivr-asterisk" in docker
+    assert "COPY templates/ /usr/share/ivr/templates/" in docker
     assert 'ENTRYPOINT ["/usr/local/bin/ivr-asterisk"]' in docker
-    assert SERVICES["asterisk"]["build"]["dockerfile"] == "docker/Dockerfile.asterisk"
-    prom_volumes = SERVICES["prometheus"]["volumes"]
-    assert "./prometheus:/etc/prometheus:ro" in prom_volumes
 
 
 @pytest.mark.parametrize("early", ["1", "0"])
@@ -102,7 +129,7 @@ def test_entrypoint_renders_what_the_stack_renders(tmp_path: Path, early: str) -
     }
     out = tmp_path / "etc"
     done = subprocess.run(
-        ["sh", str(DOCKER / "asterisk-entrypoint.sh"), "--render-only"],
+        ["sh", str(DOCKER / "entrypoints" / "ivr-asterisk"), "--render-only"],
         env={
             **values,
             "PATH": "/usr/bin:/bin",
@@ -134,7 +161,7 @@ def test_entrypoint_renders_what_the_stack_renders(tmp_path: Path, early: str) -
 
 def test_entrypoint_refuses_a_missing_secret(tmp_path: Path) -> None:
     done = subprocess.run(
-        ["sh", str(DOCKER / "asterisk-entrypoint.sh"), "--render-only"],
+        ["sh", str(DOCKER / "entrypoints" / "ivr-asterisk"), "--render-only"],
         env={"PATH": "/usr/bin:/bin", "IVR_SECRETS_DIR": str(tmp_path)},
         capture_output=True,
         text=True,

@@ -12,6 +12,7 @@ import yaml
 from tests.stackutil import REPO
 
 PROM = REPO / "docker" / "prometheus"
+AM = REPO / "docker" / "alertmanager"
 
 
 def promtool(*args: str, cwd: Path = PROM) -> str:
@@ -21,16 +22,25 @@ def promtool(*args: str, cwd: Path = PROM) -> str:
 
 
 def test_promtool_checks_config_and_rules() -> None:
-    assert "SUCCESS: 4 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 8 rules found" in promtool("check", "rules", "alerts.yml")
     out = promtool("check", "config", "prometheus.yml")
     assert "is valid prometheus config file syntax" in out
 
 
-def test_config_scrapes_the_agi_server_and_asterisk() -> None:
+def test_amtool_checks_the_alertmanager_config() -> None:
+    out = subprocess.run(["amtool", "check-config", "alertmanager.yml"], cwd=AM,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0 and "SUCCESS" in out.stdout, out.stdout + out.stderr
+
+
+def test_config_scrapes_every_part_and_alerts_alertmanager() -> None:
     cfg = yaml.safe_load((PROM / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
-    assert jobs["ivr-agi"]["static_configs"][0]["targets"] == ["127.0.0.1:9464"]
-    assert jobs["asterisk"]["metrics_path"] == "/metrics"
+    assert set(jobs) == {"ivr-agi", "asterisk", "redis", "postgres"}
+    for name, job in jobs.items():  # targets written by the image's entrypoint from the env
+        assert job["file_sd_configs"] == [{"files": [f"/etc/ivr/prometheus/targets/{name}.json"]}]
+    managers = cfg["alerting"]["alertmanagers"][0]["file_sd_configs"][0]["files"]
+    assert managers == ["/etc/ivr/prometheus/targets/alertmanager.json"]
     assert cfg["rule_files"] == ["alerts.yml"]
 
 
@@ -142,6 +152,33 @@ def test_alert_rules_fire_when_they_should(tmp_path: Path) -> None:
             "alert_rule_test": [{"eval_time": "150m", "alertname": "IvrNoCalls", "exp_alerts": []}],
         },
     ]
+    down = {"interval": "10s", "input_series": [
+        {"series": 'up{job="ivr-agi",instance="127.0.0.1:9464"}', "values": "1 1 0x20"},
+        {"series": 'up{job="asterisk",instance="127.0.0.1:8088"}', "values": "1 1 0x20"},
+        {"series": 'redis_up{job="redis",instance="127.0.0.1:9121"}', "values": "1 1 0x20"},
+        {"series": 'pg_up{job="postgres",instance="127.0.0.1:9187"}', "values": "1 1 0x20"},
+        {"series": 'redis_instance_info{job="redis",instance="127.0.0.1:9121",role="master"}',
+         "values": "1 1 stale"},  # the exporter stops exporting it
+    ], "alert_rule_test": []}  # fmt: skip
+    for alert, labels in (
+        ("IvrAgiDown", {"job": "ivr-agi", "instance": "127.0.0.1:9464"}),
+        ("IvrAsteriskDown", {"job": "asterisk", "instance": "127.0.0.1:8088"}),
+        ("IvrRedisDown", {"job": "redis", "instance": "127.0.0.1:9121"}),
+        ("IvrPostgresDown", {"job": "postgres", "instance": "127.0.0.1:9187"}),
+    ):
+        ann = {k: v.replace("{{ $labels.instance }}", labels["instance"])
+               for k, v in annotations(alert).items()}  # fmt: skip
+        expected = [{"exp_labels": {"severity": "page", **labels}, "exp_annotations": ann}]
+        down["alert_rule_test"] += [
+            {"eval_time": "60s", "alertname": alert, "exp_alerts": []},  # down, not for long
+            {"eval_time": "150s", "alertname": alert, "exp_alerts": expected},
+        ]
+    down["alert_rule_test"] += [
+        {"eval_time": "10s", "alertname": "IvrRedisNoPrimary", "exp_alerts": []},
+        {"eval_time": "150s", "alertname": "IvrRedisNoPrimary", "exp_alerts": [
+            fires("IvrRedisNoPrimary", {"severity": "page", "role": "master"})]},
+    ]  # fmt: skip
+    tests.append(down)
     spec = tmp_path / "alerts_test.yml"
     spec.write_text(
         json.dumps(
