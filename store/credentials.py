@@ -169,13 +169,20 @@ class CredentialStore:
                 fields = {"unit": unit.value, "set_by": set_by, "call_id": call_id,
                           "salt": salt.hex(), "verifier": verifier.hex()}  # fmt: skip
                 await self._write_set(conn, number, contract_number, fields)
-                if self._replicas:
-                    acked = await conn.execute_command(
-                        "WAIT", self._replicas, self._replica_timeout_ms
-                    )
-        if self._replicas and int(acked) < self._replicas:  # pyright: ignore[reportPossiblyUnbound]
+                await self._confirm(conn, "set_temporary")
+
+    async def _confirm(self, conn: Redis, what: str) -> None:
+        """With `replicas`: StoreUnavailable unless that many replicas hold conn's writes.
+
+        A write the replicas did not confirm may survive on this primary or vanish at the
+        next failover: its fate is unknown, so it is never reported as done.
+        """
+        if not self._replicas:
+            return
+        acked = await conn.execute_command("WAIT", self._replicas, self._replica_timeout_ms)
+        if int(acked) < self._replicas:
             raise StoreUnavailable(
-                f"set_temporary: {acked} of {self._replicas} replicas confirmed the write"
+                f"{what}: {acked} of {self._replicas} replicas confirmed the write"
                 f" within {self._replica_timeout_ms} ms"
             )
 
@@ -209,7 +216,8 @@ class CredentialStore:
         The MAX_FAILURES-th consecutive wrong password invalidates the temporary password and
         already answers `locked` (not `wrong`); so does every attempt after it, right or
         wrong, until a new one is set. `expired` after 24 h; `none` when there is none or it
-        was consumed. Raises StoreUnavailable when Redis cannot answer.
+        was consumed. Raises StoreUnavailable when Redis cannot answer, or (with `replicas`)
+        when the replicas did not confirm the count or its reset: a failover keeps it exact.
 
         Every answer costs one derivation: without a live verifier a dummy one is derived
         with the current parameters, so timing does not tell a live password from none.
@@ -233,15 +241,14 @@ class CredentialStore:
             )
             match = matches(candidate, bytes.fromhex(verifier_hex))
             with unavailable_on_error("verify"):
-                finished = await self._run(
-                    scripts.FINISH,
-                    number,
-                    actor=actor,
-                    gen=gen,
-                    match="1" if match else "0",
-                    max_failures=MAX_FAILURES,
-                )
-            outcome = text(finished[0])
+                async with self._redis.client() as conn:  # the count's WAIT: this connection
+                    finished = await self._run(
+                        scripts.FINISH, number, None, conn, actor=actor, gen=gen,
+                        match="1" if match else "0", max_failures=MAX_FAILURES,
+                    )  # fmt: skip
+                    outcome = text(finished[0])
+                    if outcome != "retry":  # a failover must not forget a count (or a reset)
+                        await self._confirm(conn, "verify")
             if outcome != "retry":
                 return VerifyOutcome(outcome)
         raise StoreError("verify: the record kept changing; try again")
