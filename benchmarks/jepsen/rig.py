@@ -103,8 +103,8 @@ class Rig:
         if p is None:
             return False
         info = self.cli(p, "INFO", "replication")
-        online = info.count("state=online")
-        return online >= len(self.data) - 1 and all(
+        alive = [n for n in self.data if n.proc is None or n.proc.poll() is None]
+        return info.count("state=online") >= len(alive) - 1 and all(
             f"num-other-sentinels\n{len(self.sentinels) - 1}" in self.cli(s, "SENTINEL", "MASTER", redis_ha.SERVICE)
             for s in self.sentinels
         )

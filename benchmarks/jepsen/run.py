@@ -1,0 +1,199 @@
+"""The Jepsen-style test of the store: load, faults, then the history checker's verdict.
+
+Everything runs in network namespaces this run creates (benchmarks.jepsen.rig,
+ivr.deploy.netns): three Redis data nodes, three Sentinels, two FastAGI servers (the real
+`ivr.service.serve`), a simulated Asterisk calling at `rate` (benchmarks.jepsen.caller) and
+the web site verifying (benchmarks.jepsen.web). The faults of `schedule` follow one another
+(benchmarks.jepsen.faults), each held, healed, and followed by a quiet spell; afterwards
+the web site verifies every number's latest acknowledged password and the checker reads
+the whole history. Nothing remains afterwards: no process, no namespace, no file.
+
+    .venv/bin/python -m benchmarks.jepsen.run [--rate 10] [--duration 300] [--weak]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.jepsen import agi_nodes, checker, faults, rig
+from ivr.config.secret_files import write_private
+from ivr.deploy.procs import wait_for
+
+NUMBERS = [f"069000{i:04d}" for i in range(1000, 1300)]
+QUIET_S = 6.0  # load without a fault between two faults
+
+
+@dataclass
+class Outcome:
+    report: checker.Report
+    faults: list[dict] = field(default_factory=list)  # name, victim, on, off, healed, stats
+    calls: int = 0
+    rate: float = 0.0
+    seconds: float = 0.0
+    leftovers: list[str] = field(default_factory=list)
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def _sets(calls: list[dict], ends: dict[str, dict]) -> list[checker.SetOp]:
+    """A call's outcome is its server's call.end; taken but unlogged: its fate is unknown."""
+    out = []
+    for c in calls:
+        if c.get("server") is None:
+            continue
+        outcome = ends.get(c["call_id"], {}).get("outcome", checker.UNKNOWN)
+        out.append(checker.SetOp(c["caller"], c["call_id"], c["t_start"], c["t_end"], outcome))
+    return out
+
+
+def _final_candidates(sets: list[checker.SetOp]) -> dict[str, list[str]]:
+    """Per number: the latest acknowledged set, then unknown ones that began after it."""
+    out: dict[str, list[str]] = {}
+    for number in sorted({s.number for s in sets}):
+        mine = [s for s in sets if s.number == number]
+        acked = sorted((s for s in mine if s.outcome == checker.ACKED), key=lambda s: s.end)
+        if not acked:
+            continue
+        last = acked[-1]
+        later = [s for s in mine if s.outcome == checker.UNKNOWN and s.end > last.start]
+        out[number] = [last.call_id, *(s.call_id for s in sorted(later, key=lambda s: s.start))]
+    return out
+
+
+def fault_stats(f: dict, sets: list[checker.SetOp], calls: list[dict]) -> dict:
+    """What one fault cost: refused sets, calls in progress lost, time to the next set."""
+    on, until = f["on"], f["healed"] + QUIET_S
+    window = [s for s in sets if on <= s.end <= until]
+    acked = sorted(s.end for s in sets if s.outcome == checker.ACKED and s.start >= on)
+    in_progress = [s for s in sets if s.start < on < s.end]
+    blackholed = [c["lost_s"] for c in calls if on <= c["t_start"] <= f["off"]]
+    return {
+        "error_store": sorted(s.call_id for s in window if s.outcome == checker.UNKNOWN),
+        "sets_refused": sum(1 for s in window if s.outcome == checker.UNKNOWN),
+        "in_progress_lost": sum(1 for s in in_progress if s.outcome != checker.ACKED),
+        "in_progress": len(in_progress),
+        "next_set_s": round(acked[0] - on, 2) if acked else None,
+        "max_lost_to_dead_server_s": round(max(blackholed, default=0.0), 2),
+    }
+
+
+def _round_s(names: list[str]) -> float:
+    """About how long one pass over names takes (hold, heal and settle, quiet)."""
+    return sum(faults.FAULTS[n].hold_s + 3.0 + QUIET_S for n in names)
+
+
+def run(*, rate: float, duration_s: float, schedule: list[str], weak: bool = False,
+        keep: Path | None = None) -> Outcome:  # fmt: skip
+    t_begin = time.time()
+    with rig.running(netns=True, weak=weak) as r:
+        net = r.net
+        assert net is not None
+        for name in ("asterisk", "web"):
+            net.add(name)
+        agis = agi_nodes.start(r, 2, NUMBERS, replicas=0 if weak else 1)
+        write_private(r.dir / "seed", secrets.token_hex(32))
+        stop = r.dir / "stop"
+        common = {"seed_file": str(r.dir / "seed"), "stop_file": str(stop),
+                  "duration_s": duration_s + 120}  # fmt: skip
+        caller_cfg = {**common, "t0": int(time.time()), "rate": rate, "numbers": NUMBERS,
+                      "servers": [[a.host, agi_nodes.AGI_PORT] for a in agis],
+                      "secret_file": str(r.dir / "agi-secret"), "out": str(r.dir / "calls.jsonl")}  # fmt: skip
+        web_cfg = {**common, "rate": 4.0, "calls_logs": [str(a.calls_log) for a in agis],
+                   "redis_url": r.url, "redis_password_file": str(r.dir / "redis-password"),
+                   "pepper_file": str(r.dir / "pepper"), "out": str(r.dir / "verifies.jsonl")}  # fmt: skip
+        write_private(r.dir / "caller.json", json.dumps(caller_cfg))
+        write_private(r.dir / "web.json", json.dumps(web_cfg))
+        py = sys.executable
+        caller = r.spawn("caller", net.argv("asterisk", [py, "-m", "benchmarks.jepsen.caller",
+                                                         str(r.dir / "caller.json")]))  # fmt: skip
+        web = r.spawn("web", net.argv("web", [py, "-m", "benchmarks.jepsen.web",
+                                               str(r.dir / "web.json")]))  # fmt: skip
+        t0 = time.time()
+        done: list[dict] = []
+        time.sleep(QUIET_S)  # the load runs before the first fault
+        repeat = [n for n in schedule if n != "primary-killed"]
+        plan = list(repeat)
+        while repeat and (len(plan) / len(repeat)) * _round_s(repeat) < duration_s - 30:
+            plan += repeat
+        plan += [n for n in schedule if n == "primary-killed"]
+        for name in plan:
+            on = time.time()
+            victim, undo = faults.apply(r, name)
+            time.sleep(faults.FAULTS[name].hold_s)
+            off = time.time()
+            if undo is not None:
+                undo()
+            wait_for(r.settled, 40.0, 0.2)
+            done.append({"name": name, "victim": victim, "on": on, "off": off,
+                         "healed": time.time()})  # fmt: skip
+            time.sleep(QUIET_S)
+        stop.touch()
+        for proc in (caller, web):
+            proc.wait(timeout=90)
+        seconds = time.time() - t0
+        calls = _lines(r.dir / "calls.jsonl")
+        ends = {e["call_id"]: e for a in agis for e in _lines(a.calls_log)
+                if e.get("event") == "call.end"}  # fmt: skip
+        sets = _sets(calls, ends)
+        final_cfg = {**web_cfg, "final": _final_candidates(sets), "out": str(r.dir / "final.jsonl")}
+        write_private(r.dir / "final.json", json.dumps(final_cfg))
+        r.spawn("final", net.argv("web", [py, "-m", "benchmarks.jepsen.web",
+                                           str(r.dir / "final.json")])).wait(timeout=300)  # fmt: skip
+        verifies = [checker.VerifyOp(v["number"], v["call_id"], v["t_start"], v["t_end"],
+                                     v["answer"])
+                    for p in ("verifies.jsonl", "final.jsonl") for v in _lines(r.dir / p)]  # fmt: skip
+        report = checker.check(sets, verifies)
+        for f in done:
+            f["stats"] = fault_stats(f, sets, calls)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for name in ("calls.jsonl", "verifies.jsonl", "final.jsonl"):
+                (keep / name).write_bytes((r.dir / name).read_bytes())
+            for a in agis:
+                (keep / f"{a.name}-calls.jsonl").write_bytes(a.calls_log.read_bytes())
+        tag = net.tag
+    from ivr.deploy.netns import leftovers  # noqa: PLC0415
+
+    out = Outcome(report, done, len(calls), len(calls) / max(seconds, 1e-9), seconds,
+                  leftovers(tag))  # fmt: skip
+    out.seconds = round(time.time() - t_begin, 1)
+    return out
+
+
+def print_outcome(o: Outcome) -> None:
+    print(f"calls {o.calls} ({o.rate:.1f}/s) in {o.seconds} s; {o.report.summary()}")
+    for f in o.faults:
+        st = f["stats"]
+        print(f"  {f['name']:<19} victim {f['victim']:<11} held {f['off'] - f['on']:.1f}s"
+              f" error_store {st['sets_refused']:>3}  in progress {st['in_progress']:>2}"
+              f" (lost {st['in_progress_lost']})  next set {st['next_set_s']}s"
+              f"  worst time lost to a dead server {st['max_lost_to_dead_server_s']}s"
+              f"  calls {', '.join(st['error_store'][:6])}")  # fmt: skip
+    for a in o.report.anomalies[:20]:
+        print(f"  anomaly {a.kind} number {a.number} call {a.call_id} answer {a.answer}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rate", type=float, default=10.0)
+    ap.add_argument("--duration", type=float, default=300.0)
+    ap.add_argument("--weak", action="store_true", help="no WAIT, no min-replicas: must fail")
+    ap.add_argument("--faults", default=",".join(faults.SCHEDULE))
+    ap.add_argument("--keep", type=Path, help="copy the histories there")
+    args = ap.parse_args(argv)
+    o = run(rate=args.rate, duration_s=args.duration, schedule=args.faults.split(","),
+            weak=args.weak, keep=args.keep)  # fmt: skip
+    print_outcome(o)
+    return 0 if o.report.ok and not o.leftovers else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
