@@ -102,7 +102,7 @@ def run(*, rate: float, duration_s: float, schedule: list[str], weak: bool = Fal
         write_private(r.dir / "seed", secrets.token_hex(32))
         stop = r.dir / "stop"
         common = {"seed_file": str(r.dir / "seed"), "stop_file": str(stop),
-                  "duration_s": duration_s + 120}  # fmt: skip
+                  "duration_s": duration_s + 3600}  # the stop file ends them  # fmt: skip
         caller_cfg = {**common, "t0": int(time.time()), "rate": rate, "numbers": NUMBERS,
                       "servers": [[a.host, agi_nodes.AGI_PORT] for a in agis],
                       "secret_file": str(r.dir / "agi-secret"), "out": str(r.dir / "calls.jsonl")}  # fmt: skip
@@ -159,11 +159,14 @@ def run(*, rate: float, duration_s: float, schedule: list[str], weak: bool = Fal
                 (keep / name).write_bytes((r.dir / name).read_bytes())
             for a in agis:
                 (keep / f"{a.name}-calls.jsonl").write_bytes(a.calls_log.read_bytes())
+            for log in r.dir.glob("*.log"):  # the nodes' own logs (no secret in them)
+                (keep / log.name).write_bytes(log.read_bytes())
         tag = net.tag
     from ivr.deploy.netns import leftovers  # noqa: PLC0415
 
-    out = Outcome(report, done, len(calls), len(calls) / max(seconds, 1e-9), seconds,
-                  leftovers(tag))  # fmt: skip
+    starts = [c["t_start"] for c in calls] or [0.0]
+    span = max(max(starts) - min(starts), 1e-9)
+    out = Outcome(report, done, len(calls), len(calls) / span, seconds, leftovers(tag))
     out.seconds = round(time.time() - t_begin, 1)
     return out
 
