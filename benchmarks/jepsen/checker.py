@@ -75,11 +75,16 @@ class Report:
     def ok(self) -> bool:
         return not self.anomalies
 
+    @property
+    def lost_sets(self) -> int:
+        """Distinct acknowledged sets found lost (several verifies may see one)."""
+        return len({a.call_id for a in self.anomalies if a.kind == "lost"})
+
     def summary(self) -> str:
         return (
             f"sets {self.sets} (acknowledged {self.acknowledged}), verifies {self.verifies}: "
-            f"lost {self.count('lost')}, stale {self.count('stale')}, "
-            f"phantom {self.count('phantom')}"
+            f"acknowledged passwords lost {self.lost_sets} ({self.count('lost')} verifies), "
+            f"stale {self.count('stale')}, phantom {self.count('phantom')}"
         )
 
 
