@@ -8,8 +8,8 @@ site follow the new primary by themselves (redis-py's Sentinel support).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis

@@ -9,12 +9,13 @@ holding the test callers. The derivation is Argon2id at negligible cost
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.jepsen.rig import REDIS_PORT, Rig
+from benchmarks.jepsen.rig import Rig
 from ivr.config.secret_files import private_dir, read_or_create
 from ivr.config.settings import Settings
 from ivr.deploy.procs import wait_for
@@ -59,8 +60,6 @@ def env_of(rig: Rig, name: str, host: str, *, replicas: int) -> dict[str, str]:
 
 def tcp_open(rig: Rig, host: str, port: int) -> bool:
     """Something accepts host:port, seen from the rig's ctl namespace."""
-    import subprocess  # noqa: PLC0415
-
     assert rig.net is not None
     argv = rig.net.argv("ctl", ["timeout", "2", "bash", "-c", f": </dev/tcp/{host}/{port}"])
     return subprocess.run(argv, capture_output=True, timeout=5).returncode == 0
@@ -86,9 +85,3 @@ def start(rig: Rig, count: int, numbers: Sequence[str], *, replicas: int = 1) ->
         if not wait_for(lambda a=agi: tcp_open(rig, a.host, AGI_PORT), 30.0, 0.2):
             raise RuntimeError(f"{agi.name} did not start; see {rig.dir}/{agi.name}.log")
     return out
-
-
-def redis_peers(rig: Rig) -> list[str]:
-    """Every store node's name (data nodes and Sentinels): what 'cut off from Redis' blocks."""
-    assert REDIS_PORT  # the data nodes listen there in their namespaces
-    return [n.name for n in rig.data + rig.sentinels]

@@ -14,13 +14,16 @@ lost to servers that did not answer; its outcome is the server's own call log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import random
+import signal
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from benchmarks.agi_caller import _DEAD, DID, Caller, Channel, environment, parse
 
@@ -107,30 +110,40 @@ async def call(k: int, number: str, cfg: dict, seed: bytes, secret: str) -> dict
     return rec
 
 
-async def main(cfg: dict) -> None:
-    seed = Path(cfg["seed_file"]).read_bytes()
-    secret = Path(cfg["secret_file"]).read_text().strip()
-    out = open(cfg["out"], "a", buffering=1)  # noqa: SIM115 # one line per finished call
+def stop_on_sigterm() -> asyncio.Event:
+    """Set when the orchestrator sends SIGTERM: the load ends, calls in flight finish."""
+    stopped = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
+    return stopped
+
+
+async def _load(cfg: dict, seed: bytes, secret: str, out: TextIO) -> None:
     rng = random.Random(cfg["t0"])
-    stop = time.time() + cfg["duration_s"]
+    stopped = stop_on_sigterm()
     tasks: set[asyncio.Task] = set()
 
     async def one(k: int, number: str) -> None:
         rec = await call(k, number, cfg, seed, secret)
         out.write(json.dumps(rec) + "\n")
 
-    k = 0
-    start = time.time()
-    while time.time() < stop and not Path(cfg["stop_file"]).exists():
+    k, start = 0, time.time()
+    while not stopped.is_set():
         task = asyncio.create_task(one(k, rng.choice(cfg["numbers"])))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         k += 1
-        await asyncio.sleep(max(0.0, start + k / cfg["rate"] - time.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), max(0.0, start + k / cfg["rate"] - time.time()))
     if tasks:
         await asyncio.wait(tasks, timeout=COMMAND_S * 3)
-    out.close()
+
+
+def main(cfg: dict) -> None:
+    seed = Path(cfg["seed_file"]).read_bytes()
+    secret = Path(cfg["secret_file"]).read_text().strip()
+    with open(cfg["out"], "a", buffering=1) as out:  # one line per finished call
+        asyncio.run(_load(cfg, seed, secret, out))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text())))
+    main(json.loads(Path(sys.argv[1]).read_text()))

@@ -60,7 +60,9 @@ class Rig:
         host = self.net.add(name)
         return host, 1, self.net.argv(name, [])
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 # the child keeps it
         with log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -105,7 +107,8 @@ class Rig:
         info = self.cli(p, "INFO", "replication")
         alive = [n for n in self.data if n.proc is None or n.proc.poll() is None]
         return info.count("state=online") >= len(alive) - 1 and all(
-            f"num-other-sentinels\n{len(self.sentinels) - 1}" in self.cli(s, "SENTINEL", "MASTER", redis_ha.SERVICE)
+            f"num-other-sentinels\n{len(self.sentinels) - 1}"
+            in self.cli(s, "SENTINEL", "MASTER", redis_ha.SERVICE)
             for s in self.sentinels
         )
 

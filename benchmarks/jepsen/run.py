@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchmarks.jepsen import agi_nodes, checker, faults, rig
 from ivr.config.secret_files import write_private
+from ivr.deploy.netns import leftovers
 from ivr.deploy.procs import wait_for
 
 NUMBERS = [f"069000{i:04d}" for i in range(1000, 1300)]
@@ -90,85 +91,98 @@ def _round_s(names: list[str]) -> float:
     return sum(faults.FAULTS[n].hold_s + 3.0 + QUIET_S for n in names)
 
 
+def _spawn_load(r: rig.Rig, agis: list[agi_nodes.Agi], rate: float) -> tuple[list, dict]:
+    """The callers and the web site, each in its namespace; (their processes, web config)."""
+    assert r.net is not None
+    write_private(r.dir / "seed", secrets.token_hex(32))
+    d = {k: str(r.dir / v) for k, v in (("seed_file", "seed"), ("secret_file", "agi-secret"),
+         ("redis_password_file", "redis-password"), ("pepper_file", "pepper"))}  # fmt: skip
+    caller_cfg = {"t0": int(time.time()), "rate": rate, "numbers": NUMBERS,
+                  "servers": [[a.host, agi_nodes.AGI_PORT] for a in agis],
+                  "out": str(r.dir / "calls.jsonl"), **d}  # fmt: skip
+    web_cfg = {"rate": 4.0, "calls_logs": [str(a.calls_log) for a in agis], "redis_url": r.url,
+               "out": str(r.dir / "verifies.jsonl"), **d}  # fmt: skip
+    procs = [
+        _spawn(r, "caller", "asterisk", "benchmarks.jepsen.caller", caller_cfg),
+        _spawn(r, "web", "web", "benchmarks.jepsen.web", web_cfg),
+    ]
+    return procs, web_cfg
+
+
+def _spawn(r: rig.Rig, name: str, ns: str, module: str, cfg: dict):  # noqa: ANN202
+    assert r.net is not None
+    write_private(r.dir / f"{name}.json", json.dumps(cfg))
+    argv = [sys.executable, "-m", module, str(r.dir / f"{name}.json")]
+    return r.spawn(name, r.net.argv(ns, argv))
+
+
+def _run_faults(r: rig.Rig, schedule: list[str], duration_s: float) -> list[dict]:
+    """The schedule (repeated until duration_s, the kill last); when each fault was on."""
+    repeat = [n for n in schedule if n != "primary-killed"]
+    plan = list(repeat)
+    while repeat and (len(plan) / len(repeat)) * _round_s(repeat) < duration_s - 30:
+        plan += repeat
+    plan += [n for n in schedule if n == "primary-killed"]
+    done = []
+    time.sleep(QUIET_S)  # the load runs before the first fault
+    for name in plan:
+        on = time.time()
+        victim, undo = faults.apply(r, name)
+        time.sleep(faults.FAULTS[name].hold_s)
+        off = time.time()
+        if undo is not None:
+            undo()
+        wait_for(r.settled, 40.0, 0.2)
+        done.append({"name": name, "victim": victim, "on": on, "off": off, "healed": time.time()})
+        time.sleep(QUIET_S)
+    return done
+
+
+def _keep(r: rig.Rig, agis: list[agi_nodes.Agi], keep: Path) -> None:
+    keep.mkdir(parents=True, exist_ok=True)
+    for name in ("calls.jsonl", "verifies.jsonl", "final.jsonl"):
+        (keep / name).write_bytes((r.dir / name).read_bytes())
+    for a in agis:
+        (keep / f"{a.name}-calls.jsonl").write_bytes(a.calls_log.read_bytes())
+    for log in r.dir.glob("*.log"):  # the nodes' own logs (no secret in them)
+        (keep / log.name).write_bytes(log.read_bytes())
+
+
 def run(*, rate: float, duration_s: float, schedule: list[str], weak: bool = False,
         keep: Path | None = None) -> Outcome:  # fmt: skip
     t_begin = time.time()
     with rig.running(netns=True, weak=weak) as r:
-        net = r.net
-        assert net is not None
+        assert r.net is not None
         for name in ("asterisk", "web"):
-            net.add(name)
+            r.net.add(name)
         agis = agi_nodes.start(r, 2, NUMBERS, replicas=0 if weak else 1)
-        write_private(r.dir / "seed", secrets.token_hex(32))
-        stop = r.dir / "stop"
-        common = {"seed_file": str(r.dir / "seed"), "stop_file": str(stop),
-                  "duration_s": duration_s + 3600}  # the stop file ends them  # fmt: skip
-        caller_cfg = {**common, "t0": int(time.time()), "rate": rate, "numbers": NUMBERS,
-                      "servers": [[a.host, agi_nodes.AGI_PORT] for a in agis],
-                      "secret_file": str(r.dir / "agi-secret"), "out": str(r.dir / "calls.jsonl")}  # fmt: skip
-        web_cfg = {**common, "rate": 4.0, "calls_logs": [str(a.calls_log) for a in agis],
-                   "redis_url": r.url, "redis_password_file": str(r.dir / "redis-password"),
-                   "pepper_file": str(r.dir / "pepper"), "out": str(r.dir / "verifies.jsonl")}  # fmt: skip
-        write_private(r.dir / "caller.json", json.dumps(caller_cfg))
-        write_private(r.dir / "web.json", json.dumps(web_cfg))
-        py = sys.executable
-        caller = r.spawn("caller", net.argv("asterisk", [py, "-m", "benchmarks.jepsen.caller",
-                                                         str(r.dir / "caller.json")]))  # fmt: skip
-        web = r.spawn("web", net.argv("web", [py, "-m", "benchmarks.jepsen.web",
-                                               str(r.dir / "web.json")]))  # fmt: skip
-        t0 = time.time()
-        done: list[dict] = []
-        time.sleep(QUIET_S)  # the load runs before the first fault
-        repeat = [n for n in schedule if n != "primary-killed"]
-        plan = list(repeat)
-        while repeat and (len(plan) / len(repeat)) * _round_s(repeat) < duration_s - 30:
-            plan += repeat
-        plan += [n for n in schedule if n == "primary-killed"]
-        for name in plan:
-            on = time.time()
-            victim, undo = faults.apply(r, name)
-            time.sleep(faults.FAULTS[name].hold_s)
-            off = time.time()
-            if undo is not None:
-                undo()
-            wait_for(r.settled, 40.0, 0.2)
-            done.append({"name": name, "victim": victim, "on": on, "off": off,
-                         "healed": time.time()})  # fmt: skip
-            time.sleep(QUIET_S)
-        stop.touch()
-        for proc in (caller, web):
+        procs, web_cfg = _spawn_load(r, agis, rate)
+        done = _run_faults(r, schedule, duration_s)
+        for proc in procs:  # SIGTERM: no new call; those in flight end
+            proc.terminate()
+        for proc in procs:
             proc.wait(timeout=90)
-        seconds = time.time() - t0
         calls = _lines(r.dir / "calls.jsonl")
         ends = {e["call_id"]: e for a in agis for e in _lines(a.calls_log)
                 if e.get("event") == "call.end"}  # fmt: skip
         sets = _sets(calls, ends)
-        final_cfg = {**web_cfg, "final": _final_candidates(sets), "out": str(r.dir / "final.jsonl")}
-        write_private(r.dir / "final.json", json.dumps(final_cfg))
-        r.spawn("final", net.argv("web", [py, "-m", "benchmarks.jepsen.web",
-                                           str(r.dir / "final.json")])).wait(timeout=300)  # fmt: skip
-        verifies = [checker.VerifyOp(v["number"], v["call_id"], v["t_start"], v["t_end"],
-                                     v["answer"])
-                    for p in ("verifies.jsonl", "final.jsonl") for v in _lines(r.dir / p)]  # fmt: skip
+        final = {**web_cfg, "final": _final_candidates(sets), "out": str(r.dir / "final.jsonl")}
+        _spawn(r, "final", "web", "benchmarks.jepsen.web", final).wait(timeout=300)
+        verifies = [
+            checker.VerifyOp(v["number"], v["call_id"], v["t_start"], v["t_end"], v["answer"])
+            for p in ("verifies.jsonl", "final.jsonl")
+            for v in _lines(r.dir / p)
+        ]
         report = checker.check(sets, verifies)
         for f in done:
             f["stats"] = fault_stats(f, sets, calls)
         if keep is not None:
-            keep.mkdir(parents=True, exist_ok=True)
-            for name in ("calls.jsonl", "verifies.jsonl", "final.jsonl"):
-                (keep / name).write_bytes((r.dir / name).read_bytes())
-            for a in agis:
-                (keep / f"{a.name}-calls.jsonl").write_bytes(a.calls_log.read_bytes())
-            for log in r.dir.glob("*.log"):  # the nodes' own logs (no secret in them)
-                (keep / log.name).write_bytes(log.read_bytes())
-        tag = net.tag
-    from ivr.deploy.netns import leftovers  # noqa: PLC0415
-
+            _keep(r, agis, keep)
+        tag = r.net.tag
     starts = [c["t_start"] for c in calls] or [0.0]
     span = max(max(starts) - min(starts), 1e-9)
-    out = Outcome(report, done, len(calls), len(calls) / span, seconds, leftovers(tag))
-    out.seconds = round(time.time() - t_begin, 1)
-    return out
+    return Outcome(report, done, len(calls), len(calls) / span, round(time.time() - t_begin, 1),
+                   leftovers(tag))  # fmt: skip
 
 
 def print_outcome(o: Outcome) -> None:

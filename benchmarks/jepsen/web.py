@@ -4,7 +4,7 @@ During the load it follows the FastAGI servers' call logs and verifies, at a rat
 latest acknowledged password of a random number; at the end (`final`) it verifies, per
 number, the candidates the orchestrator hands it (latest acknowledged first, then those
 whose fate is unknown) until one is ok. Every answer goes into the history with its times;
-a store error is recorded as "error" (no answer).
+a store error is recorded as "error" (no answer). SIGTERM ends the load.
 
     python -m benchmarks.jepsen.web CONFIG.json
 """
@@ -12,13 +12,15 @@ a store error is recorded as "error" (no answer).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
-from benchmarks.jepsen.caller import password_of
+from benchmarks.jepsen.caller import password_of, stop_on_sigterm
 from benchmarks.serve_light_kdf import LightArgon2id
 from store.credentials import CredentialStore
 from store.pepper import load
@@ -59,13 +61,10 @@ async def _verify(store: CredentialStore, seed: bytes, number: str, call_id: str
     return rec
 
 
-async def main(cfg: dict) -> None:
-    seed = Path(cfg["seed_file"]).read_bytes()
-    password = Path(cfg["redis_password_file"]).read_text().strip()
+async def _run(cfg: dict, seed: bytes, password: str, pepper: bytes, out: TextIO) -> None:
     redis = connect(cfg["redis_url"], password=password, timeout_s=2.0)
-    store = CredentialStore(redis, load(Path(cfg["pepper_file"])), kdf=LightArgon2id(),
-                            replicas=1, replica_timeout_ms=1000)  # fmt: skip
-    out = open(cfg["out"], "a", buffering=1)  # noqa: SIM115 # one line per verify
+    store = CredentialStore(redis, pepper, kdf=LightArgon2id(), replicas=1,
+                            replica_timeout_ms=1000)  # fmt: skip
     try:
         if cfg.get("final"):
             for number, candidates in cfg["final"].items():
@@ -76,19 +75,28 @@ async def main(cfg: dict) -> None:
                         break
             return
         follower, rng = Follower(cfg["calls_logs"]), random.Random(1)
-        stop, k, start = time.time() + cfg["duration_s"], 0, time.time()
-        while time.time() < stop and not Path(cfg["stop_file"]).exists():
-            follower.poll()
+        stopped, k, start = stop_on_sigterm(), 0, time.time()
+        while not stopped.is_set():
+            await asyncio.to_thread(follower.poll)
             if follower.latest:
                 number = rng.choice(sorted(follower.latest))
                 rec = await _verify(store, seed, number, follower.latest[number])
                 out.write(json.dumps(rec) + "\n")
             k += 1
-            await asyncio.sleep(max(0.0, start + k / cfg["rate"] - time.time()))
+            with contextlib.suppress(TimeoutError):
+                pause = max(0.0, start + k / cfg["rate"] - time.time())
+                await asyncio.wait_for(stopped.wait(), pause)
     finally:
-        out.close()
         await redis.aclose()
 
 
+def main(cfg: dict) -> None:
+    seed = Path(cfg["seed_file"]).read_bytes()
+    password = Path(cfg["redis_password_file"]).read_text().strip()
+    pepper = load(Path(cfg["pepper_file"]))
+    with open(cfg["out"], "a", buffering=1) as out:  # one line per verify
+        asyncio.run(_run(cfg, seed, password, pepper, out))
+
+
 if __name__ == "__main__":
-    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text())))
+    main(json.loads(Path(sys.argv[1]).read_text()))
