@@ -42,15 +42,21 @@ def _store(r: rig.Rig):
 
 def _failover(r: rig.Rig, old: rig.Node) -> rig.Node:
     """Wait until the Sentinels name another primary."""
-    assert wait_for(lambda: r.primary() not in (None, old), 30.0, 0.1), "no failover in 30 s"
+    assert wait_for(lambda: r.primary() not in (None, old), 60.0, 0.1), "no failover in 60 s"
     new = r.primary()
     assert new is not None
     return new
 
 
+def _settled(r: rig.Rig) -> None:
+    """The new primary serves the replicas left (a verify then gets a confirmed answer, not
+    a store error whose count may or may not have been kept)."""
+    assert wait_for(r.settled, 60.0, 0.2), "the store did not settle within 60 s"
+
+
 async def _answer(store: CredentialStore, password: str) -> str:
     """The verify's answer once the store answers at all (a store error counts nothing)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             return (await store.verify(N, password)).value
@@ -103,6 +109,7 @@ def test_three_strikes_lock_across_failovers(store_rig):
             assert first is not None and first.proc is not None
             os.kill(first.proc.pid, signal.SIGKILL)  # never restarted
             second = _failover(r, first)
+            _settled(r)
             answers.append(await _answer(store, WRONG))
             assert (await store.show(N)).failures == 2
             assert second.proc is not None
@@ -112,6 +119,7 @@ def test_three_strikes_lock_across_failovers(store_rig):
             finally:
                 os.kill(second.proc.pid, signal.SIGCONT)
             assert third not in (first, second)
+            _settled(r)
             answers.append(await _answer(store, WRONG))
             answers.append(await _answer(store, RIGHT))
         finally:
@@ -119,3 +127,32 @@ def test_three_strikes_lock_across_failovers(store_rig):
         return answers
 
     assert asyncio.run(run()) == ["wrong", "wrong", "locked", "locked"]
+
+
+def test_a_primary_without_replicas_refuses_and_drops_the_connection(store_rig):
+    r = store_rig
+
+    async def run() -> None:
+        redis, store = _store(r)
+        try:
+            await _set(store)
+            primary = r.primary()
+            replicas = [n for n in r.data if n is not primary]
+            for n in replicas:
+                assert n.proc is not None
+                os.kill(n.proc.pid, signal.SIGSTOP)
+            try:
+                assert primary is not None
+                refused = lambda: "NOREPLICAS" in r.cli(primary, "SET", "probe", "1")  # noqa: E731
+                assert wait_for(refused, 10.0, 0.2), "min-replicas-to-write did not refuse"
+                # the refusal drops the connection (the next one asks the Sentinels again)
+                with pytest.raises(StoreUnavailable, match="no replica to write to"):
+                    await _set(store)
+            finally:
+                for n in replicas:
+                    assert n.proc is not None
+                    os.kill(n.proc.pid, signal.SIGCONT)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(run())
