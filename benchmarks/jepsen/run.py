@@ -138,8 +138,10 @@ def _run_faults(r: rig.Rig, schedule: list[str], duration_s: float) -> list[dict
     return done
 
 
-def _keep(r: rig.Rig, agis: list[agi_nodes.Agi], keep: Path) -> None:
+def _keep(r: rig.Rig, agis: list[agi_nodes.Agi], keep: Path, verdict: dict) -> None:
+    """The histories, the nodes' logs and the verdict (schedule, per-fault costs, checker)."""
     keep.mkdir(parents=True, exist_ok=True)
+    (keep / "verdict.json").write_text(json.dumps(verdict, indent=1) + "\n")
     for name in ("calls.jsonl", "verifies.jsonl", "final.jsonl"):
         (keep / name).write_bytes((r.dir / name).read_bytes())
     for a in agis:
@@ -177,7 +179,9 @@ def run(*, rate: float, duration_s: float, schedule: list[str], weak: bool = Fal
         for f in done:
             f["stats"] = fault_stats(f, sets, calls)
         if keep is not None:
-            _keep(r, agis, keep)
+            anomalies = [a.__dict__ for a in report.anomalies]
+            _keep(r, agis, keep, {"summary": report.summary(), "faults": done,
+                                  "anomalies": anomalies})  # fmt: skip
         tag = r.net.tag
     starts = [c["t_start"] for c in calls] or [0.0]
     span = max(max(starts) - min(starts), 1e-9)

@@ -11,6 +11,7 @@ veth, bridge and process is gone afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -27,8 +28,9 @@ def _ours() -> list[str]:
     return [line for line in out.stdout.splitlines() if "ivr-jepsen-" in line]
 
 
-def test_no_acknowledged_password_lost_under_faults():
-    o = run.run(rate=10.0, duration_s=0.0, schedule=faults.SCHEDULE)
+def test_no_acknowledged_password_lost_under_faults(tmp_path):
+    o = run.run(rate=10.0, duration_s=0.0, schedule=faults.SCHEDULE, keep=tmp_path / "kept")
+    assert json.loads((tmp_path / "kept" / "verdict.json").read_text())["anomalies"] == []
     run.print_outcome(o)
     assert o.report.acknowledged > 500 and o.rate >= 9.0, o.report.summary()
     assert o.report.anomalies == []
