@@ -9,9 +9,11 @@ the failover) lock the temporary password exactly at the third.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -54,6 +56,23 @@ def _settled(r: rig.Rig) -> None:
     assert wait_for(r.settled, 60.0, 0.2), "the store did not settle within 60 s"
 
 
+@contextlib.contextmanager
+def _replicas_frozen(r: rig.Rig) -> Iterator[rig.Node]:
+    """Every replica stopped (SIGSTOP) while the block runs; yields the primary."""
+    primary = r.primary()
+    assert primary is not None
+    replicas = [n for n in r.data if n is not primary]
+    for n in replicas:
+        assert n.proc is not None
+        os.kill(n.proc.pid, signal.SIGSTOP)
+    try:
+        yield primary
+    finally:
+        for n in replicas:
+            assert n.proc is not None
+            os.kill(n.proc.pid, signal.SIGCONT)
+
+
 async def _answer(store: CredentialStore, password: str) -> str:
     """The verify's answer once the store answers at all (a store error counts nothing)."""
     deadline = time.monotonic() + 60
@@ -77,19 +96,11 @@ def test_unconfirmed_writes_are_store_errors(store_rig):
         redis, store = _store(r)
         try:
             await _set(store)
-            replicas = [n for n in r.data if n is not r.primary()]
-            for n in replicas:
-                assert n.proc is not None
-                os.kill(n.proc.pid, signal.SIGSTOP)
-            try:
+            with _replicas_frozen(r):
                 with pytest.raises(StoreUnavailable, match="replicas confirmed"):
                     await store.verify(N, WRONG)
                 with pytest.raises(StoreUnavailable, match="replicas confirmed"):
                     await _set(store)
-            finally:
-                for n in replicas:
-                    assert n.proc is not None
-                    os.kill(n.proc.pid, signal.SIGCONT)
         finally:
             await redis.aclose()
 
@@ -136,22 +147,12 @@ def test_a_primary_without_replicas_refuses_and_drops_the_connection(store_rig):
         redis, store = _store(r)
         try:
             await _set(store)
-            primary = r.primary()
-            replicas = [n for n in r.data if n is not primary]
-            for n in replicas:
-                assert n.proc is not None
-                os.kill(n.proc.pid, signal.SIGSTOP)
-            try:
-                assert primary is not None
+            with _replicas_frozen(r) as primary:
                 refused = lambda: "NOREPLICAS" in r.cli(primary, "SET", "probe", "1")  # noqa: E731
                 assert wait_for(refused, 10.0, 0.2), "min-replicas-to-write did not refuse"
                 # the refusal drops the connection (the next one asks the Sentinels again)
                 with pytest.raises(StoreUnavailable, match="no replica to write to"):
                     await _set(store)
-            finally:
-                for n in replicas:
-                    assert n.proc is not None
-                    os.kill(n.proc.pid, signal.SIGCONT)
         finally:
             await redis.aclose()
 
