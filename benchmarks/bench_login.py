@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 import httpx
-from ivr.deploy.stack import durable_redis_argv
 
 from benchmarks.ports import free_port
+from ivr.deploy.stack import durable_redis_argv
 from login.auth import add_client
 from store.accounts import AccountStore
 from store.redisconn import connect

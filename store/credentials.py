@@ -185,13 +185,20 @@ class CredentialStore:
                     "salt": prepared.salt.hex(), "verifier": prepared.verifier.hex(),
                 }  # fmt: skip
                 await self._write_set(conn, number, contract_number, fields)
-                if self._replicas:
-                    acked = await conn.execute_command(
-                        "WAIT", self._replicas, self._replica_timeout_ms
-                    )
-        if self._replicas and int(acked) < self._replicas:  # pyright: ignore[reportPossiblyUnbound]
+                await self._confirm(conn, "set_temporary")
+
+    async def _confirm(self, conn: Redis, what: str) -> None:
+        """With `replicas`: StoreUnavailable unless that many replicas hold conn's writes.
+
+        A write the replicas did not confirm may survive on this primary or vanish at the
+        next failover: its fate is unknown, so it is never reported as done.
+        """
+        if not self._replicas:
+            return
+        acked = await conn.execute_command("WAIT", self._replicas, self._replica_timeout_ms)
+        if int(acked) < self._replicas:
             raise StoreUnavailable(
-                f"set_temporary: {acked} of {self._replicas} replicas confirmed the write"
+                f"{what}: {acked} of {self._replicas} replicas confirmed the write"
                 f" within {self._replica_timeout_ms} ms"
             )
 
@@ -225,7 +232,8 @@ class CredentialStore:
         The MAX_FAILURES-th consecutive wrong password invalidates the temporary password and
         already answers `locked` (not `wrong`); so does every attempt after it, right or
         wrong, until a new one is set. `expired` after 24 h; `none` when there is none or it
-        was consumed. Raises StoreUnavailable when Redis cannot answer.
+        was consumed. Raises StoreUnavailable when Redis cannot answer, or (with `replicas`)
+        when the replicas did not confirm the count or its reset: a failover keeps it exact.
 
         Every answer costs one derivation: without a live verifier a dummy one is derived
         with the current parameters, so timing does not tell a live password from none.
@@ -265,14 +273,14 @@ class CredentialStore:
     ) -> Any:
         """The second half of a check: the comparison applied if gen is still the record's."""
         with self._timer("redis_verify"), unavailable_on_error("verify"):
-            return await self._run(
-                source,
-                number,
-                actor=actor,
-                gen=gen,
-                match="1" if match else "0",
-                max_failures=limit,
-            )
+            async with self._redis.client() as conn:  # the count's WAIT: this connection
+                finished = await self._run(
+                    source, number, None, conn, actor=actor, gen=gen,
+                    match="1" if match else "0", max_failures=limit,
+                )  # fmt: skip
+                if text(finished[0]) != "retry":  # a failover must not forget a count
+                    await self._confirm(conn, "verify")
+        return finished
 
     async def consume(self, number: str, *, actor: str = "web") -> bool:
         """The web site set the real password: the temporary one stops working.

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from store.types import StoreUnavailable
@@ -64,6 +65,22 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int]:
     return hosts, path[0], int(path[1]) if len(path) == 2 else 0
 
 
+class _FencedConnection(SentinelManagedConnection):
+    """A primary that refuses writes for want of replicas (NOREPLICAS) is most likely an
+    old one, cut off or just resumed, that the Sentinels replaced: the connection is
+    dropped, so the next one asks the Sentinels again (as redis-py does on READONLY).
+    Without this, idle pooled connections keep failing until the old primary is demoted."""
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ResponseError as exc:
+            if not str(exc).startswith("NOREPLICAS"):
+                raise
+            await self.disconnect()
+            raise RedisConnectionError("the primary has no replica to write to") from None
+
+
 def connect_sentinel(
     url: str, *, password: str | None = None, timeout_s: float = TIMEOUT_S
 ) -> aioredis.Redis:
@@ -75,7 +92,10 @@ def connect_sentinel(
     timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
     auth = {"password": password} if password is not None else {}
     sentinel = Sentinel(hosts, sentinel_kwargs={**timeouts, **auth}, **timeouts, **auth)
-    return sentinel.master_for(service, db=db, health_check_interval=30, decode_responses=False)
+    return sentinel.master_for(
+        service, db=db, health_check_interval=30, decode_responses=False,
+        connection_class=_FencedConnection,
+    )  # fmt: skip
 
 
 @contextmanager

@@ -24,7 +24,7 @@ RTP_BLOCK = 2000  # media ports per Asterisk node, from 10000 up
 class Topology:
     asterisk_nodes: int = 2
     agi_servers: int = 2
-    redis_replicas: int = 1
+    redis_replicas: int = 2  # a set waits for one; the primary may die for good
     probe_interval_s: int = 1  # Kamailio's OPTIONS to each node
     no_answer_ms: int = 1000  # a node silent this long gets the next node to try
     pike_density: int = 300  # requests per source per 2 s before pike blocks it

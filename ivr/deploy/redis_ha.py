@@ -18,17 +18,31 @@ from ivr.config.secret_files import private_dir, write_private
 from ivr.deploy.stack import durable_redis_argv
 
 SERVICE = "ivr"
+MAX_LAG_S = 1  # min-replicas-max-lag: replicas ACK every second
 
 
 def node_argv(
-    port: int, data_dir: Path, password: str, *, replica_of: tuple[str, int] | None
+    port: int,
+    data_dir: Path,
+    password: str,
+    *,
+    replica_of: tuple[str, int] | None,
+    bind: str = "127.0.0.1",
+    max_lag_s: int = MAX_LAG_S,
+    min_replicas: int = 1,
 ) -> list[str]:
-    """redis-server for one data node; replica_of None: it starts as the primary."""
+    """redis-server for one data node; replica_of None: it starts as the primary.
+
+    As a primary it refuses every write (scripts too) while no replica has acknowledged
+    within max_lag_s: a primary cut off from its replicas stops taking sets and stops
+    answering verifies from a state a promoted replica no longer shares.
+    """
     private_dir(data_dir)
     extra = f"masterauth {password}\n"
+    extra += f"min-replicas-to-write {min_replicas}\nmin-replicas-max-lag {max_lag_s}\n"
     if replica_of is not None:
         extra += f"replicaof {replica_of[0]} {replica_of[1]}\n"
-    return durable_redis_argv(port, data_dir, password=password, extra_conf=extra)
+    return durable_redis_argv(port, data_dir, password=password, extra_conf=extra, bind=bind)
 
 
 def sentinel_argv(
@@ -39,6 +53,7 @@ def sentinel_argv(
     *,
     down_after_ms: int = 1000,
     failover_timeout_ms: int = 10000,
+    bind: str = "127.0.0.1",
 ) -> list[str]:
     """redis-sentinel watching the primary (quorum 2 of 3); its config is written once."""
     private_dir(data_dir)
@@ -46,7 +61,7 @@ def sentinel_argv(
     if not conf.exists():
         write_private(
             conf,
-            f"port {port}\nbind 127.0.0.1\ndaemonize no\nprotected-mode yes\n"
+            f"port {port}\nbind {bind}\ndaemonize no\nprotected-mode yes\n"
             f'dir "{data_dir}"\nlogfile ""\nrequirepass {password}\n'
             f"sentinel sentinel-pass {password}\n"
             f"sentinel monitor {SERVICE} {primary[0]} {primary[1]} 2\n"

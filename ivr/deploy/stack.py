@@ -182,6 +182,7 @@ def durable_redis_argv(
     *,
     password: str | None = None,
     extra_conf: str = "",
+    bind: str = "127.0.0.1",
 ) -> list[str]:
     """redis-server that fsyncs every write before acknowledging it (append-only file).
 
@@ -194,7 +195,7 @@ def durable_redis_argv(
         auth = f"requirepass {password}\n" if password is not None else ""
         write_private(data_dir / "redis.conf", auth + extra_conf)
         conf = [str(data_dir / "redis.conf")]
-    return [server, *conf, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+    return [server, *conf, "--port", str(port), "--bind", bind, "--dir", str(data_dir),
             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
             "--daemonize", "no", "--protected-mode", "yes", "--logfile", logfile]  # fmt: skip
 

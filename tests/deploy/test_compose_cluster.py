@@ -6,8 +6,8 @@ replica, and once the old primary is back (as a replica) the next call sets agai
 from __future__ import annotations
 
 import pytest
-from ivr.deploy import redis_ha
 
+from ivr.deploy import redis_ha
 from tests.deploy.conftest import (
     call,
     import_subscribers,
@@ -25,6 +25,7 @@ TCP = [
         "AMI_PORT", "ASTERISK_HTTP_PORT", "AGI_PORT", "METRICS_PORT", "REDIS_PORT",
         "REDIS_EXPORTER_PORT")),
     *(f"IVR_SENTINEL_PORT_{i}" for i in (1, 2, 3)),
+    "IVR_REDIS_PORT_3",  # the second replica
     "IVR_PG_PORT", "IVR_PROMETHEUS_PORT", "IVR_ALERTMANAGER_PORT", "IVR_PG_EXPORTER_PORT",
 ]  # fmt: skip
 UDP = ["IVR_SIP_PORT", "IVR_SIP_PORT_1", "IVR_SIP_PORT_2"]
@@ -84,14 +85,15 @@ def test_the_redis_primary_lost_alerts_fails_over_and_sets_again(cluster):
         got = wait_for_alerts(int(project.env["IVR_ALERTMANAGER_PORT"]), {"IvrRedisDown"})
         exporter = f"127.0.0.1:{project.env['IVR_REDIS_EXPORTER_PORT_1']}"
         assert ("IvrRedisDown", exporter) in got
-        second = ("127.0.0.1", int(project.env["IVR_REDIS_PORT_2"]))
+        replicas = {("127.0.0.1", int(project.env[f"IVR_REDIS_PORT_{i}"])) for i in (2, 3)}
         wait_until(lambda: redis_ha.current_primary(sentinels(project), password(project, tmp))
-                   == second, 30, "Sentinel promoted the replica")  # fmt: skip
+                   in replicas, 30, "Sentinel promoted a replica")  # fmt: skip
+        second = redis_ha.current_primary(sentinels(project), password(project, tmp))
     finally:
         project("start", "redis-primary")
     # back as a replica of the new primary: a set can be confirmed by a replica again
-    wait_until(lambda: redis_ha.replicas_online(second[1], password(project, tmp)) == 1,
-               60, "the old primary follows the new one")  # fmt: skip
+    wait_until(lambda: redis_ha.replicas_online(second[1], password(project, tmp)) == 2,
+               60, "the other replica and the old primary follow the new one")  # fmt: skip
     outcome = call(int(project.env["IVR_SIP_PORT"]), CALLERS[1], PASSWORDS[1], tmp / "c2")
     assert outcome.exit_code == 0, outcome.errors[-2000:]
     assert verify(project, CALLERS[1], PASSWORDS[1]) == "ok"

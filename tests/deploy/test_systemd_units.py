@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ivr.config.settings import Settings
 
+from ivr.config.settings import Settings
 from tests.stackutil import REPO
 
 UNITS = REPO / "deploy" / "systemd"

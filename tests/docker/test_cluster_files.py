@@ -27,6 +27,7 @@ def test_compose_has_the_cluster_topology():
         "agi-2",
         "redis-primary",
         "redis-replica",
+        "redis-replica-2",
         "sentinel-1",
         "sentinel-2",
         "sentinel-3",
@@ -37,6 +38,8 @@ def test_compose_has_the_cluster_topology():
     assert agi["IVR_REDIS_URL"].startswith("redis+sentinel://")
     assert agi["IVR_REDIS_REPLICAS"] == "1"
     assert "--replicaof" in services["redis-replica"]["command"]
+    for node in ("redis-primary", "redis-replica", "redis-replica-2"):  # no unreplicated write
+        assert "--min-replicas-to-write" in services[node]["command"], node
 
 
 @pytest.mark.parametrize("peers", [False, True])
