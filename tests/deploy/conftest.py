@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import subprocess
 import sys
 import urllib.parse
@@ -38,8 +37,8 @@ def new_project(engine: Engine, tmp: Path, file: str, ports: list[str], udp: lis
     made = subprocess.run(["bash", str(REPO / "scripts" / "make-secrets.sh"), str(tmp / "secrets")],
                           capture_output=True, text=True, timeout=30)  # fmt: skip
     assert made.returncode == 0, made.stderr
-    env = {name: str(free_port()) for name in ports}
-    env.update({name: str(free_port(socket.SOCK_DGRAM)) for name in udp})
+    taken: set[int] = set()  # every port distinct, each free for TCP and UDP
+    env = {name: str(free_port(taken)) for name in [*ports, *udp]}
     env.update({"IVR_SECRETS_DIR": str(tmp / "secrets"), "IVR_PROMETHEUS_INTERVAL": "2s"})
     return Project(engine, f"ivrtest{secrets.token_hex(4)}", DOCKER / file, env)
 
