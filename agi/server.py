@@ -157,6 +157,7 @@ class AgiServer:
         self.max_calls = max_calls  # 0: no cap
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.draining = False  # set by drain(): /healthz says so, no new call comes
 
     async def start(self) -> int:
         """Bind and start accepting; returns the bound port (useful with port 0)."""
@@ -170,6 +171,22 @@ class AgiServer:
             await self.start()
         assert self._server is not None
         await self._server.serve_forever()
+
+    async def drain(self, timeout_s: float) -> int:
+        """Stop accepting (a new call gets "connection refused": the dialplan tries the next
+        server) and let the calls in progress finish, up to timeout_s; then close().
+
+        Returns how many calls were still running at the bound (and were cancelled)."""
+        self.draining = True
+        if self._server is not None:
+            self._server.close()  # the listening socket only; live calls go on
+        tasks = list(self._tasks)
+        log.info("agi.draining", calls=len(tasks), timeout_s=timeout_s)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        left = len(self._tasks)
+        await self.close()
+        return left
 
     async def close(self) -> None:
         """Stop accepting, cancel the calls in progress and wait for them to end."""
