@@ -12,5 +12,6 @@ OUTCOME = "IVR_OUTCOME"  # set to OUTCOME_ERROR when the handler fails: the dial
 OUTCOME_ERROR = "error_internal"
 REFUSE_STATUS = "IVR_REFUSE"  # a refusal before the answer: the final SIP status to send
 CALL_END_SCRIPT = "call-end"  # the hangup handler's report of a call the flow never saw
+AGI_LOST = "LOST"  # the hangup handler's "main AGI status" when its server vanished mid-call
 STEP = "IVR_STEP"  # the call's current step, for operators (AMI channelvars); never keys
 AMI_USER = "ivr"  # the manager account ivrctl calls live logs in with (manager.conf)

@@ -82,6 +82,7 @@ def dialplan_values(
         "hard_limit_s": str(int(settings.timing.max_call_s) + HARD_LIMIT_MARGIN_S),
         "outcome_var": var.OUTCOME,
         "outcome_error": var.OUTCOME_ERROR,
+        "step_var": var.STEP,
         "refuse_var": var.REFUSE_STATUS,
         "call_end_script": var.CALL_END_SCRIPT,
         "early_media": "1" if settings.early_media else "0",
