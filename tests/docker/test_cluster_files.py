@@ -45,6 +45,7 @@ def test_kamailio_config_passes_kamailio_check(tmp_path):
         "children": "2", "sip_host": "127.0.0.1", "sip_port": "5998", "mpath": module_path(),
         "no_answer_ms": "1000", "dispatcher_list": str(tmp_path / "dispatcher.list"),
         "ping_from": "sip:dispatcher@127.0.0.1", "probe_interval_s": "1", "pike_density": "300",
+        "ctl_socket": str(tmp_path / "ctl.sock"),
     })  # fmt: skip
     for needed in ("ds_select_dst", "failure_route", "pike_check_req", "record_route"):
         assert needed in cfg
