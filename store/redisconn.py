@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from store.types import StoreUnavailable
 
 TIMEOUT_S = 5.0
+RETRIES = 5  # on a connection error, after a failover (failover_retry)
 SENTINEL_SCHEME = "redis+sentinel"
 
 
@@ -75,7 +78,35 @@ def connect_sentinel(
     timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
     auth = {"password": password} if password is not None else {}
     sentinel = Sentinel(hosts, sentinel_kwargs={**timeouts, **auth}, **timeouts, **auth)
-    return sentinel.master_for(service, db=db, health_check_interval=30, decode_responses=False)
+    return sentinel.master_for(
+        service, db=db, health_check_interval=30, decode_responses=False,
+        retry=failover_retry(), retry_on_error=[RedisConnectionError],
+        connection_class=_PrimaryConnection,
+    )  # fmt: skip
+
+
+class _PrimaryConnection(SentinelManagedConnection):
+    """Asks the Sentinels again on every reconnect. redis-py (8.x) re-resolves the primary
+    only when the pool hands out a new connection; a command retried on its connection
+    reconnects to the address it had, the demoted primary, and fails READONLY again."""
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if not self.is_connected and self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super().connect_check_health(check_health, retry_socket_connect)
+
+
+def failover_retry() -> Retry:
+    """A command that meets a demoted primary (READONLY, which redis-py turns into a
+    ConnectionError after dropping the connection) or a closed one is sent again on a new
+    connection, to the primary the Sentinels name then: a handover (`ivrctl cluster
+    restart`) costs a caller a moment, not the password. Only connection errors: a timeout
+    is not retried (5 s each would hold the call far too long). About 1.5 s in all."""
+    return Retry(
+        ExponentialBackoff(cap=0.8, base=0.05), RETRIES, supported_errors=(RedisConnectionError,)
+    )
 
 
 @contextmanager

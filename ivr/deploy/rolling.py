@@ -149,37 +149,64 @@ def _restart_redis(c: cluster.Cluster, k: int, say: Say) -> None:
     procs.stop(f"redis-{k}", run_dir=c.run_dir)
     say(f"redis-{k}: stopped (a replica)")
     cluster.up_store(c, START_S)  # back as a replica of the current primary, settled
-    say(f"redis-{k}: back, replicating")
+    _wait_in_sync(c, password)
+    say(f"redis-{k}: back, in sync")
+
+
+def _wait_in_sync(c: cluster.Cluster, password: str) -> None:
+    """Every replica past its full sync: the next node may stop (or take over) safely."""
+
+    def in_sync() -> bool:
+        primary = redis_ha.current_primary(c.plan.sentinels, password)
+        return primary is not None and redis_ha.replicas_in_sync(
+            primary[1], password, len(c.plan.redis) - 1
+        )
+
+    if not procs.wait_for(in_sync, START_S, interval_s=0.1):
+        raise stack.StackError("the replicas did not catch up with the primary; see logs/")
 
 
 def _hand_over(c: cluster.Cluster, port: int, password: str, say: Say) -> None:
-    """Writes wait (CLIENT PAUSE WRITE) while Sentinel promotes a replica that has every
-    write; once the old primary follows it, the waiting writes get READONLY and the
-    clients' retry reaches the new primary (store.redisconn)."""
+    """Writes wait (CLIENT PAUSE WRITE) while Sentinel promotes a replica that holds every
+    write; once every Sentinel names it, the old primary is made its replica (by us:
+    Sentinel would do it only on its next look), which ends the wait with READONLY, and
+    the clients' retry reaches the new primary (store.redisconn): no write is lost."""
+    _wait_in_sync(c, password)
     old = _client(port, password)
+    replicas = len(c.plan.redis) - 1
     try:
         old.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
+        whole = lambda: redis_ha.replicas_in_sync(port, password, replicas, whole=True)  # noqa: E731
+        if not procs.wait_for(whole, 3.0, interval_s=0.02):
+            old.execute_command("CLIENT", "UNPAUSE")
+            raise stack.StackError("the replicas did not catch up: no handover")
         sentinel = _client(c.plan.sentinels[0], password)
         try:
             sentinel.execute_command("SENTINEL", "FAILOVER", redis_ha.SERVICE)
         finally:
             sentinel.close()
+        new: list[tuple[str, int]] = []
 
         def switched() -> bool:
             now = redis_ha.current_primary(c.plan.sentinels, password)
-            try:
-                role = old.info("replication").get("role")
-            except redis.RedisError:
+            if now is None or now == ("127.0.0.1", port):
                 return False
-            return now not in (None, ("127.0.0.1", port)) and role == "slave"
+            new.append(now)
+            return True
 
-        ok = procs.wait_for(switched, PAUSE_MS / 1000, interval_s=0.05)
+        ok = procs.wait_for(switched, PAUSE_MS / 2000, interval_s=0.05)
+        if ok:  # promoted; clients resolve from the Sentinels' tables, updated a bit later
+            procs.wait_for(lambda: redis_ha.sentinels_name(c.plan.sentinels, password, new[-1]),
+                           PAUSE_MS / 2000, interval_s=0.05)  # fmt: skip
+            # Only now: REPLICAOF releases the paused writes (READONLY), whose retry must
+            # find the new primary in those tables.
+            old.execute_command("REPLICAOF", new[-1][0], new[-1][1])
         old.execute_command("CLIENT", "UNPAUSE")
     finally:
         old.close()
     if not ok:
         raise stack.StackError("the Sentinels did not fail over within the pause")
-    say(f"redis: primary handed over to {redis_ha.current_primary(c.plan.sentinels, password)}")
+    say(f"redis: primary handed over to {new[-1][0]}:{new[-1][1]}")
 
 
 def _restart_sentinel(c: cluster.Cluster, k: int, say: Say) -> None:
