@@ -1,8 +1,9 @@
 """A thin asyncio FastAGI server: one task per call, a timeout on every read.
 
 Routing is an explicit registry built at start-up. The protocol's rules live in
-agi.protocol.Connection; this module only moves bytes, bounds waits, and turns failures
-into something visible (a structlog event, and a channel variable the dialplan can test).
+agi.protocol.Connection; this module moves bytes, bounds waits, guards the door (allow-list,
+secret, cap: each refusal logged and handed to `on_refused`, which the service counts) and
+turns failures into something visible (a structlog event, a variable the dialplan tests).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 SECRET_ARG = "agi_arg_1"
 _READ_SIZE = 4096
 _CLEANUP_TIMEOUT_S = 5.0  # bound on the best-effort commands sent after a failure
+_FAILURE = b"FAILURE\n"  # res_agi: AGISTATUS=FAILURE, as for a server it cannot reach
 
 
 class Registry:
@@ -144,6 +146,9 @@ class AgiServer:
         allow: Sequence[str] = LOOPBACK,
         secret: str | None = None,
         max_calls: int = 0,
+        uncapped: Sequence[str] = (),
+        busy_variable: tuple[str, str] | None = None,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self.registry = registry
         self.host = host
@@ -155,9 +160,11 @@ class AgiServer:
         self.allow = tuple(ipaddress.ip_network(net, strict=False) for net in allow)
         self._secret = secret  # compared in constant time with SECRET_ARG
         self.max_calls = max_calls  # 0: no cap
+        self.uncapped = frozenset(n.strip("/") for n in uncapped)  # served beyond the cap too
+        self.busy_variable = busy_variable  # (name, value) set on a call refused at the cap
+        self._on_refused = on_refused  # with the reason: "address", "secret" or "capacity"
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.draining = False  # set by drain(): /healthz says so, no new call comes
 
     async def start(self) -> int:
         """Bind and start accepting; returns the bound port (useful with port 0)."""
@@ -166,32 +173,15 @@ class AgiServer:
         log.info("agi.listening", host=self.host, port=self.port, scripts=self.registry.scripts)
         return self.port
 
-    async def serve_forever(self) -> None:
-        if self._server is None:
-            await self.start()
-        assert self._server is not None
-        await self._server.serve_forever()
-
-    async def drain(self, timeout_s: float) -> int:
+    async def close(self, drain_s: float = 0.0) -> int:
         """Stop accepting (a new call gets "connection refused": the dialplan tries the next
-        server) and let the calls in progress finish, up to timeout_s; then close().
-
-        Returns how many calls were still running at the bound (and were cancelled)."""
-        self.draining = True
+        server); with drain_s (SIGTERM) the calls in progress may finish for that long. Then
+        cancel what is left and wait for it; returns how many calls that was."""
         if self._server is not None:
-            self._server.close()  # the listening socket only; live calls go on
-        tasks = list(self._tasks)
-        log.info("agi.draining", calls=len(tasks), timeout_s=timeout_s)
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout_s)
-        left = len(self._tasks)
-        await self.close()
-        return left
-
-    async def close(self) -> None:
-        """Stop accepting, cancel the calls in progress and wait for them to end."""
-        if self._server is not None:
-            self._server.close()
+            self._server.close()  # the listening socket only: live calls go on
+        if drain_s > 0 and self._tasks:
+            log.info("agi.draining", calls=len(self._tasks), timeout_s=drain_s)
+            await asyncio.wait(list(self._tasks), timeout=drain_s)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -199,6 +189,7 @@ class AgiServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        return len(tasks)
 
     @property
     def listening(self) -> bool:
@@ -215,9 +206,7 @@ class AgiServer:
         try:
             address = _peer(writer)
             if not any(address in net for net in self.allow if address is not None):
-                log.warning("agi.refused", address=str(address), reason="address")
-            elif self.max_calls and len(self._tasks) > self.max_calls:
-                log.warning("agi.refused", address=str(address), reason="capacity")
+                self._refuse(address, "address")  # a stranger: not a byte read or sent
             else:
                 await self._serve(reader, writer, address)
         finally:
@@ -226,9 +215,15 @@ class AgiServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
+    def _refuse(self, address: object, reason: str, **where: str) -> None:
+        log.warning("agi.refused", address=str(address), reason=reason, **where)
+        if self._on_refused is not None:
+            self._on_refused(reason)
+
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: IPAddress
     ) -> None:
+        over_cap = 0 < self.max_calls < len(self._tasks)  # counted at the connection's start
         conn = Connection()
         try:
             await asyncio.wait_for(_read_environment(conn, reader), self.env_timeout_s)
@@ -243,9 +238,17 @@ class AgiServer:
             log.info("agi.env_truncated")
             return
         if self._secret is not None and not _same(conn.env.get(SECRET_ARG), self._secret):
-            log.warning("agi.refused", address=str(address), reason="secret")
+            self._refuse(address, "secret")
             return  # no command: whoever this is learns nothing and drives nothing
         call = AgiCall(conn, reader, writer, command_timeout_s=self.command_timeout_s)
+        if over_cap and call.env.script not in self.uncapped:
+            self._refuse(address, "capacity", uniqueid=call.env.uniqueid)
+            # Marked busy, then AGISTATUS=FAILURE: the dialplan tries its next server (none
+            # left: the apology and a refusal before answer). close() flushes the line.
+            if self.busy_variable is not None:
+                await _best_effort(call.command("SET VARIABLE", *self.busy_variable))
+            writer.write(b"" if call.gone else _FAILURE)
+            return
         handler = self.registry.get(call.env.script)
         if handler is None:
             log.warning("agi.unknown_script", script=call.env.script, uniqueid=call.env.uniqueid)

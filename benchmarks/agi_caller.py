@@ -162,6 +162,8 @@ class Channel:
             return f"200 result=1 ({value})\n".encode(), 0.0
         if verb == "EXEC" and args and args[0].lower() == "read":
             return self._read(args[1] if len(args) > 1 else ""), self._paced()
+        if verb == "GOSUB" and args[:1] == ["ivr-entry"] and len(args) > 3:
+            return self._entry(args[3]), self._paced()
         if verb in _PLAYBACK:
             return b"200 result=0 endpos=16000\n", self._paced()
         if verb == "WAIT FOR DIGIT":  # no key pending: Asterisk waits the whole timeout
@@ -174,6 +176,14 @@ class Channel:
         if verb == "HANGUP":
             return b"200 result=1\n", 0.0
         return b"510 Invalid or unknown command\n", 0.0
+
+    def _entry(self, arg: str) -> bytes:
+        """The dialplan's ivr-entry (step, files, max digits, timers, flush), then its Read."""
+        step, files, limit = (arg.split(",") + ["", "", ""])[:3]
+        if step:
+            self.vars["IVR_STEP"] = step
+        self._read(f"IVRKEYS,{files},{limit}")
+        return b"200 result=0 Gosub complete\n"
 
     def _read(self, options: str) -> bytes:
         """Read(var,files,maxdigits,...): the next entry, cut at maxdigits (no key: TIMEOUT)."""
@@ -190,7 +200,7 @@ class Channel:
 
 def _kind(verb: str, args: list[str]) -> str:
     """A command's shape without its values: "SET VARIABLE IVR_STEP", "EXEC Read"."""
-    named = verb in ("SET VARIABLE", "GET VARIABLE", "EXEC") and args
+    named = verb in ("SET VARIABLE", "GET VARIABLE", "EXEC", "GOSUB") and args
     return f"{verb} {args[0]}" if named else verb
 
 
@@ -253,7 +263,9 @@ async def run_call(
         else:
             rec.ramp.append(gap)
         reply, delay = channel.answer(verb, args)
-        is_read = verb == "EXEC" and bool(args) and args[0].lower() == "read"
+        is_read = (verb == "EXEC" and bool(args) and args[0].lower() == "read") or (
+            verb == "GOSUB" and args[:1] == ["ivr-entry"]
+        )
         if is_read and not rec.held:
             rec.held = True
             await gate.hold()

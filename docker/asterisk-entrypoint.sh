@@ -40,7 +40,10 @@ set -- "$@" \
     outcome_var IVR_OUTCOME \
     outcome_error error_internal \
     refuse_var IVR_REFUSE \
+    step_var IVR_STEP \
+    keys_var IVRKEYS \
     call_end_script call-end \
+    busy_var IVR_AGI_BUSY \
     early_media "${IVR_EARLY_MEDIA:-1}" \
     calls_log /ivr/logs/calls.jsonl
 mode=${1:-}

@@ -3,8 +3,12 @@
 The flow never sees an AGI line; agi's HangupError becomes the flow's CallerHangup here.
 
 Asterisk drops keys that arrive while no AGI command runs, so an entry is collected by one
-command: a ``Read()`` that plays all its prompts with barge-in and has separate first-key and
-inter-key timers (TIMEOUT(response) / TIMEOUT(digit)).
+command: a ``GOSUB`` into the dialplan's ``ivr-entry`` subroutine, which announces the step,
+sets the first-key and inter-key timers (TIMEOUT(response) / TIMEOUT(digit)), drains keys
+left over from the previous entry, and runs one ``Read()`` that plays all the entry's prompts
+with barge-in. Inside a subroutine no key is dropped between applications, and the call
+costs two AGI round trips an entry (the GOSUB, then Read's keys and status) instead of up
+to six (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from agi.wire import Reply
 from ivr.config import variables as var
 from ivr.flow.ports import CallerHangup, Digits, Keyed, PromptItem, Sound
 
-# A key typed just after an entry ended (a 9th digit) comes a few hundred ms later: wait that long.
-FLUSH_WAIT_MS = 400
-FLUSH_MAX_ROUNDS = 20
+# The dialplan subroutine of one entry (dialplan/templates/extensions.conf). Its drain of
+# left-over keys waits 0.4 s per key, at most 20 keys: a key typed just after an entry ended
+# (a 9th digit) comes a few hundred ms later.
+ENTRY_CONTEXT = "ivr-entry"
+# Steps whose next action is an entry: their announcement rides in the entry's GOSUB.
+ENTRY_STEPS = frozenset({"menu", "target", "password"})
 
 
 class CommandSender(Protocol):
@@ -65,7 +72,8 @@ class AgiChannel:
     def __init__(self, call: CommandSender, *, early_media: bool = True) -> None:
         self._call = _Commands(call)
         self._early_media = early_media  # refusals play their text before the final response
-        self._timeouts: dict[str, str] = {}  # last TIMEOUT(...) value sent on this channel
+        self._step: str | None = None  # an entry step announced with the next entry
+        self._flush = False  # drain left-over keys before the next entry's prompts
 
     async def answer(self) -> None:
         """200 OK: from here the call is charged."""
@@ -98,9 +106,11 @@ class AgiChannel:
         if max_digits < 1:
             raise ValueError("max_digits must be at least 1")
         files = [name for item in prompts for name in _files(item)]
-        await self._set_timeout("response", first_key_s)
-        await self._set_timeout("digit", inter_key_s)
-        await self._call.command("EXEC", "Read", f"{var.KEYS},{'&'.join(files)},{max_digits}")
+        step, flush = self._step or "", self._flush
+        self._step, self._flush = None, False
+        args = (step, "&".join(files), max_digits, _seconds(first_key_s),
+                _seconds(inter_key_s), int(flush))  # fmt: skip
+        await self._call.command("GOSUB", ENTRY_CONTEXT, "s", "1", ",".join(map(str, args)))
         return await self._judge_read(max_digits)
 
     async def play(self, prompts: Sequence[PromptItem]) -> None:
@@ -109,11 +119,9 @@ class AgiChannel:
             await self._play(item)
 
     async def flush_keys(self) -> None:
-        """Each WAIT FOR DIGIT takes one queued key; stop at the first quiet FLUSH_WAIT_MS."""
-        for _ in range(FLUSH_MAX_ROUNDS):
-            reply = await self._call.command("WAIT FOR DIGIT", FLUSH_WAIT_MS)
-            if not reply.number:
-                return
+        """Left-over keys are drained by the next entry's subroutine, before its prompts: the
+        flow flushes only right before collecting, so no command is needed here."""
+        self._flush = True
 
     async def hangup(self) -> None:
         """Hang up from our side; a channel already gone is the same end."""
@@ -124,14 +132,17 @@ class AgiChannel:
 
     async def step(self, name: str) -> None:
         """The step, for operators: a channel variable, seen by AMI's CoreShowChannels through
-        manager.conf's channelvars. One command only: keys typed while no command runs are
-        lost, so nothing more goes between an entry and the next prompt.
+        manager.conf's channelvars. A step that starts with an entry is set by that entry's
+        subroutine (no command of its own between two entries); the others by one command.
 
         Only a step name from a closed set: it cannot carry keys. A channel that refuses the
         command (not a hang-up) does not end the call: this is for operators only.
         """
         if not name.replace("_", "").isalpha():
             raise ValueError(f"not a step name: {name!r}")
+        if name in ENTRY_STEPS:
+            self._step = name  # the entry that follows announces it
+            return
         try:
             await self._call.command("SET VARIABLE", var.STEP, name)
         except AGIError:
@@ -156,10 +167,3 @@ class AgiChannel:
         if status == "HANGUP":
             raise CallerHangup("Read() saw the hang-up")
         raise AGIError(f"Read() ended with status {status or 'unset'}")
-
-    async def _set_timeout(self, which: str, seconds: float) -> None:
-        value = _seconds(seconds)
-        if self._timeouts.get(which) == value:
-            return
-        await self._call.command("SET VARIABLE", f"TIMEOUT({which})", value)
-        self._timeouts[which] = value

@@ -76,6 +76,7 @@ def _deployment(sub: Any) -> None:
     p.set_defaults(func=_run)
     p = sub.add_parser("serve", help="the FastAGI server alone, in the foreground")
     p.set_defaults(func=lazy("ivr.service.serve:command"))
+    sub.add_parser("api", help="the login service (HTTP/JSON) in the foreground (docs/api.md)")
     p = sub.add_parser("sounds", help="render the prompts from the catalog (cached)")
     p.add_argument("--force", action="store_true", help="render even when cached")
     p.set_defaults(func=lazy("ivr.deploy.lifecycle:sounds"))
@@ -161,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["api"]:  # the login service parses its own options (login/serve.py)
+        from login.serve import main as api_main  # noqa: PLC0415
+
+        return api_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -12,6 +12,9 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v logrotate >/dev/null || need+=(logrotate)
 command -v kamailio >/dev/null || need+=(kamailio)  # SIP front of `ivrctl cluster`
 command -v redis-sentinel >/dev/null || need+=(redis-sentinel)  # the cluster's store failover
+command -v chromium >/dev/null || need+=(chromium)  # the login page's browser test
+command -v chromedriver >/dev/null || need+=(chromium-driver)  # Selenium drives it
+command -v curl >/dev/null || need+=(curl)  # the login API's non-Python client test
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system: packages present"

@@ -15,12 +15,14 @@ from redis.asyncio import Redis
 from store.redisconn import text
 
 # Fields an entry may carry besides the named ones below; anything else is dropped.
-DETAIL_FIELDS = ("unit", "contract", "replaced", "expires", "failures", "state", "reason")
+DETAIL_FIELDS = (
+    "unit", "contract", "replaced", "expires", "failures", "state", "reason", "credential",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One audited event: set, verify, expired, invalidated, consume or clear."""
+    """One audited event: set, verify, expired, invalidated, consume, clear, login or change."""
 
     id: str
     at: datetime

@@ -5,6 +5,10 @@ the slow verifier is computed in a thread between two scripts, and the second sc
 applies the result if the record is still the generation the first one handed out. A
 verify that finds no live password derives a dummy verifier at the same cost, so how long
 it takes does not tell whether a number has one.
+
+`timer(operation)`, when given, is a context manager around each part of the work: "kdf"
+(a derivation) apart from the Redis round trips ("redis_set", "redis_verify", ...), so a
+service can time them without this library knowing its metrics.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,12 +28,13 @@ from store import kdf as kdfs
 from store import keys, scripts
 from store.audit import AuditEntry, read_audit
 from store.kdf import Argon2idParams, derive_async, matches, new_salt
+from store.records import TpwRecord
 from store.redisconn import text, unavailable_on_error
 from store.types import (
     PASSWORD_LENGTH,
+    Prepared,
     StoreError,
     StoreUnavailable,
-    TpwState,
     Unit,
     VerifyOutcome,
 )
@@ -40,36 +44,8 @@ _PASSWORD = re.compile(f"[0-9]{{{PASSWORD_LENGTH}}}")
 _RETRIES = 8
 
 
-@dataclass(frozen=True)
-class TpwRecord:
-    """What may be shown about a temporary password: never the password or its verifier."""
-
-    number: str
-    unit: Unit
-    contract_number: str
-    set_by: str
-    call_id: str
-    created_at: datetime
-    expires_at: datetime
-    failures: int
-    state: TpwState
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "unit": self.unit.value,
-            "contract_number": self.contract_number,
-            "set_by": self.set_by,
-            "call_id": self.call_id,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "failures": self.failures,
-            "state": self.state.value,
-        }
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+def _untimed(_operation: str) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 class CredentialStore:
@@ -89,6 +65,7 @@ class CredentialStore:
         replicas: int = 0,
         replica_timeout_ms: int = 1000,
         executor: Executor | None = None,
+        timer: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> None:
         if len(pepper) < 16:
             raise ValueError("the pepper must be at least 16 bytes")
@@ -102,6 +79,7 @@ class CredentialStore:
             raise TypeError("new temporary passwords are always derived with Argon2id")
         self.kdf = kdf
         self._executor = executor  # where derivations run (store.kdf.derive_async)
+        self._timer = timer or _untimed
         self._redis = redis
         self._pepper = pepper
         self._clock = clock
@@ -118,6 +96,14 @@ class CredentialStore:
             + (scripts.CLEAR, scripts.UNIT)
         }
 
+    def _keys(self, number: str) -> dict[str, str]:
+        """Every key of number's slot a credential script may take, by its KEYS name."""
+        return {
+            "record_key": keys.tpw(number),
+            "verifier_key": keys.tpw_verifier(number),
+            "audit_key": keys.audit(number),
+        }
+
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
@@ -131,13 +117,20 @@ class CredentialStore:
     ) -> Any:
         """A credential script on number's keys; the time and the limits are added here."""
         now_ms = self._now_ms() if now_ms is None else now_ms
-        record_keys = source.key_list(
-            record_key=keys.tpw(number),
-            verifier_key=keys.tpw_verifier(number),
-            audit_key=keys.audit(number),
-        )
+        named = self._keys(number)
+        record_keys = source.key_list(**{name: named[name] for name in source.keys})
         argv = source.arg_list(now_ms=now_ms, number=number, **args, **self._tail)
         return await self._scripts[source](keys=record_keys, args=argv, client=client)
+
+    async def prepare(self, password: str) -> Prepared:
+        """The salt and verifier of a new temporary password: the slow part of a set, which
+        the IVR starts while the caller keys the confirmation (ValueError if not 8 digits)."""
+        if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
+            raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
+        salt = new_salt()
+        with self._timer("kdf"):
+            verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
+        return Prepared(salt=salt, verifier=verifier, kdf_json=kdfs.to_json(self.kdf))
 
     async def set_temporary(
         self,
@@ -151,23 +144,46 @@ class CredentialStore:
     ) -> None:
         """Store (replacing any previous one); returns once Redis acknowledged the write.
 
+        `prepare` then `set_prepared`, with the numbers checked before the slow derivation.
+        """
+        keys.checked(number)
+        keys.contract(contract_number)
+        prepared = await self.prepare(password)
+        await self.set_prepared(
+            number, prepared, unit=unit, contract_number=contract_number, set_by=set_by,
+            call_id=call_id,
+        )  # fmt: skip
+
+    async def set_prepared(
+        self,
+        number: str,
+        prepared: Prepared,
+        *,
+        unit: Unit,
+        contract_number: str,
+        set_by: str,
+        call_id: str,
+    ) -> None:
+        """Write a prepared verifier as the number's temporary password; returns once
+        acknowledged.
+
         The record is written first, then the contract's unit: a failure between the two
         raises StoreUnavailable, so the caller never hears "done" for a half-done change.
         With `replicas`, it returns only once that many replicas hold both writes (`WAIT` on
         the connection that wrote them); otherwise StoreUnavailable, though the primary may
         keep the record: unconfirmed, never acknowledged.
         """
-        if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
-            raise ValueError(f"a temporary password must be exactly {PASSWORD_LENGTH} digits")
         unit = Unit(unit)
         keys.checked(number)
-        keys.contract(contract_number)  # checked before the slow derivation
-        salt = new_salt()
-        verifier = await derive_async(password, salt, self._pepper, self.kdf, self._executor)
-        with unavailable_on_error("set_temporary"):
+        keys.contract(contract_number)
+        if prepared.kdf_json != kdfs.to_json(self.kdf):
+            raise ValueError("the verifier was prepared with other KDF parameters")
+        with self._timer("redis_set"), unavailable_on_error("set_temporary"):
             async with self._redis.client() as conn:  # WAIT counts this connection's writes
-                fields = {"unit": unit.value, "set_by": set_by, "call_id": call_id,
-                          "salt": salt.hex(), "verifier": verifier.hex()}  # fmt: skip
+                fields = {
+                    "unit": unit.value, "set_by": set_by, "call_id": call_id,
+                    "salt": prepared.salt.hex(), "verifier": prepared.verifier.hex(),
+                }  # fmt: skip
                 await self._write_set(conn, number, contract_number, fields)
                 if self._replicas:
                     acked = await conn.execute_command(
@@ -216,48 +232,60 @@ class CredentialStore:
         """
         keys.checked(number)
         for _ in range(_RETRIES):
-            with unavailable_on_error("verify"):
+            with self._timer("redis_verify"), unavailable_on_error("verify"):
                 begun = await self._run(scripts.BEGIN, number, actor=actor)
             kind = text(begun[0])
             if kind != "check":
-                await derive_async(
-                    password, self._dummy_salt, self._pepper, self.kdf, self._executor
-                )
+                with self._timer("kdf"):
+                    await derive_async(
+                        password, self._dummy_salt, self._pepper, self.kdf, self._executor
+                    )
                 return VerifyOutcome(kind)
-            gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in begun[1:5])
-            if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
-                raise StoreError("verify: record without generation or verifier")
-            params = kdfs.from_json(kdf_json)
-            candidate = await derive_async(
-                password, bytes.fromhex(salt_hex), self._pepper, params, self._executor
-            )
-            match = matches(candidate, bytes.fromhex(verifier_hex))
-            with unavailable_on_error("verify"):
-                finished = await self._run(
-                    scripts.FINISH,
-                    number,
-                    actor=actor,
-                    gen=gen,
-                    match="1" if match else "0",
-                    max_failures=MAX_FAILURES,
-                )
+            gen, match = await self._compare(password, begun[1:5])
+            finished = await self._finish(scripts.FINISH, number, actor, gen, match, MAX_FAILURES)
             outcome = text(finished[0])
             if outcome != "retry":
                 return VerifyOutcome(outcome)
         raise StoreError("verify: the record kept changing; try again")
+
+    async def _compare(self, password: str, handed_out: list[Any]) -> tuple[str, bool]:
+        """(gen, whether password matches) from a BEGIN's gen, kdf, salt and verifier."""
+        gen, kdf_json, salt_hex, verifier_hex = (text(x) for x in handed_out)
+        if gen is None or kdf_json is None or salt_hex is None or verifier_hex is None:
+            raise StoreError("verify: record without generation or verifier")
+        with self._timer("kdf"):
+            candidate = await derive_async(
+                password, bytes.fromhex(salt_hex), self._pepper, kdfs.from_json(kdf_json),
+                self._executor,
+            )  # fmt: skip
+        return gen, matches(candidate, bytes.fromhex(verifier_hex))
+
+    async def _finish(
+        self, source: scripts.Script, number: str, actor: str, gen: str, match: bool, limit: int
+    ) -> Any:
+        """The second half of a check: the comparison applied if gen is still the record's."""
+        with self._timer("redis_verify"), unavailable_on_error("verify"):
+            return await self._run(
+                source,
+                number,
+                actor=actor,
+                gen=gen,
+                match="1" if match else "0",
+                max_failures=limit,
+            )
 
     async def consume(self, number: str, *, actor: str = "web") -> bool:
         """The web site set the real password: the temporary one stops working.
 
         True when a valid temporary password was consumed, False when there was none.
         """
-        with unavailable_on_error("consume"):
+        with self._timer("redis_consume"), unavailable_on_error("consume"):
             found = await self._run(scripts.CONSUME, number, actor=actor)
         return text(found) == "valid"
 
     async def clear(self, number: str, *, operator: str) -> bool:
         """An operator removes the record (whatever its state). True when there was one."""
-        with unavailable_on_error("clear"):
+        with self._timer("redis_clear"), unavailable_on_error("clear"):
             found = await self._run(scripts.CLEAR, number, operator=operator)
         return text(found) != "none"
 
@@ -273,29 +301,12 @@ class CredentialStore:
 
     async def show(self, number: str) -> TpwRecord | None:
         """The record as the web site and operators may see it, or None."""
-        with unavailable_on_error("show"):
+        with self._timer("redis_show"), unavailable_on_error("show"):
             raw = await self._redis.hgetall(keys.tpw(number))
         fields = {text(k): text(v) for k, v in raw.items()}
         if not fields or fields.get("kind") != "tpw":
             return None
-        now = self._now_ms()
-        if now >= int(fields["purge_at"]):
-            return None
-        state = TpwState(fields["state"])
-        expires = int(fields["expires"])
-        if state is TpwState.VALID and now >= expires:
-            state = TpwState.EXPIRED
-        return TpwRecord(
-            number=fields["number"],
-            unit=Unit(fields["unit"]),
-            contract_number=fields["contract"],
-            set_by=fields["set_by"],
-            call_id=fields["call_id"],
-            created_at=ms_to_datetime(int(fields["created"])),
-            expires_at=ms_to_datetime(expires),
-            failures=int(fields["failures"]),
-            state=state,
-        )
+        return TpwRecord.from_fields(fields, self._now_ms())
 
     async def contract_unit(self, contract_number: str) -> Unit | None:
         """The contract's authentication unit: the one chosen at its latest set."""

@@ -30,6 +30,16 @@ def tpw_verifier(number: str) -> str:
     return f"{PREFIX}:tpw:{{{checked(number)}}}:v"
 
 
+def account(number: str) -> str:
+    """The real password's record (hash, no secret in it; no expiry: the web site's login)."""
+    return f"{PREFIX}:pw:{{{checked(number)}}}"
+
+
+def account_verifier(number: str) -> str:
+    """Salt and verifier of the real password (hash; deleted when it is locked or cleared)."""
+    return f"{PREFIX}:pw:{{{checked(number)}}}:v"
+
+
 def audit(number: str) -> str:
     """The login number's audit stream (temporary and, later, real password events)."""
     return f"{PREFIX}:auth:{{{checked(number)}}}:audit"

@@ -22,6 +22,9 @@ tests can move time; every ARGV value arrives as a string):
 - CLEAR    Deletes the record. Returns the state found.
 - UNIT     The contract's key. Records the contract's unit unless a later one is there.
 - ADMIT / FAILURE  One caller's calls and failures keys: the sliding-window limiter.
+
+The real password's scripts (login, change) are in store/account_scripts.py; they start
+with the same PRELUDE, so a change consumes the temporary password exactly as CONSUME does.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class Script(str):
 RECORD_KEYS = ("record_key", "verifier_key", "audit_key")
 TAIL = ("audit_max", "audit_ttl_ms", "retain_ms")
 
-_PRELUDE = """
+PRELUDE = """
 local now = tonumber(now_ms)
 local audit_ttl = tonumber(audit_ttl_ms)
 local retain = tonumber(retain_ms)
@@ -106,11 +109,29 @@ local function settle()
   end
   return r[1]
 end
+
+-- A valid temporary password stops working (the real one was set): verifier deleted.
+local function consume_now(actor)
+  redis.call('DEL', verifier_key)
+  redis.call('HSET', record_key, 'state', 'consumed', 'state_at', now_ms,
+    'purge_at', tostring(now + retain))
+  redis.call('PEXPIRE', record_key, retain)
+  audit('event', 'consume', 'number', number, 'outcome', 'consumed', 'actor', actor)
+end
+
+-- An operator's clear of a record found in `state` (extra audit fields may follow).
+local function audit_clear(state, operator, ...)
+  local outcome = 'cleared'
+  if state == 'none' then outcome = 'none' end
+  audit('event', 'clear', 'number', number, 'outcome', outcome, 'actor', operator,
+    'state', state, ...)
+  return state
+end
 """
 
 
 def _credential(body: str, *args: str) -> Script:
-    return Script(_PRELUDE + body, keys=RECORD_KEYS, args=("now_ms", *args, *TAIL))
+    return Script(PRELUDE + body, keys=RECORD_KEYS, args=("now_ms", *args, *TAIL))
 
 
 SET = _credential(
@@ -202,11 +223,7 @@ if state ~= 'valid' then
     'state', state)
   return state
 end
-redis.call('DEL', verifier_key)
-redis.call('HSET', record_key, 'state', 'consumed', 'state_at', now_ms,
-  'purge_at', tostring(now + retain))
-redis.call('PEXPIRE', record_key, retain)
-audit('event', 'consume', 'number', number, 'outcome', 'consumed', 'actor', actor)
+consume_now(actor)
 return state
 """,
     "number",
@@ -217,11 +234,7 @@ CLEAR = _credential(
     """
 local state = settle()
 redis.call('DEL', record_key, verifier_key)
-local outcome = 'cleared'
-if state == 'none' then outcome = 'none' end
-audit('event', 'clear', 'number', number, 'outcome', outcome, 'actor', operator,
-  'state', state)
-return state
+return audit_clear(state, operator)
 """,
     "number",
     "operator",

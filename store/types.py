@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PASSWORD_LENGTH = 8  # digits of a temporary password: the flow's entries and the store agree
 
@@ -60,3 +60,15 @@ class Limits:
     calls_per_hour: int = 10  # IVR_LIMIT_CALLS_PER_HOUR
     failed_per_hour: int = 5  # calls ending in failed_strikes (IVR_LIMIT_FAILED_PER_HOUR)
     window_s: int = 3600  # IVR_LIMIT_WINDOW_S
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A password's salt and verifier, derived ahead of the write (during the confirmation).
+
+    No password in it; the verifier is never shown (repr), logged or sent anywhere but Redis.
+    """
+
+    salt: bytes = field(repr=False)
+    verifier: bytes = field(repr=False)
+    kdf_json: str

@@ -1,4 +1,5 @@
-"""A real Prometheus server for tests: free port, generated config, own storage, stop by pid."""
+"""A real Prometheus server for tests (free port, generated config, own storage, stop by
+pid), and a plain scrape of a /metrics endpoint parsed into its samples."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.stackutil import free_port
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 READY_TIMEOUT_S = 30.0
 
@@ -142,3 +147,25 @@ class Prometheus:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def scrape(port: int, host: str = "127.0.0.1") -> Samples:
+    """One GET of /metrics: {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def changes(before: Samples, after: Samples, name: str, *labels: str) -> dict[str, float]:
+    """How each series of `name` moved between two scrapes (moves only), keyed by the values
+    of `labels` joined with "/" (e.g. "menu/invalid_key")."""
+    out: dict[str, float] = {}
+    for (sample, found), value in after.items():
+        if sample == name and (moved := value - before.get((sample, found), 0.0)) != 0:
+            key = "/".join(dict(found)[label] for label in labels)
+            out[key] = out.get(key, 0.0) + moved
+    return out

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from loadgen.ports import free_port
 
@@ -34,6 +38,7 @@ class Stack:
                 "IVR_REDIS_PORT": str(free_port(taken)),
                 "IVR_METRICS_PORT": str(free_port(taken)),
                 "IVR_ASTERISK_HTTP_PORT": str(free_port(taken)),
+                "IVR_API_PORT": str(free_port(taken)),
             }
         )
         env.pop("IVR_REDIS_URL", None)
@@ -93,6 +98,37 @@ class Stack:
 
     def down(self) -> None:
         self.ivrctl("stack", "down")
+
+    async def ami(self, **options: Any) -> Any:
+        """A connected panoramisk Manager on this stack's AMI (user `ivr`); close() it."""
+        from panoramisk import Manager  # noqa: PLC0415 (only the tests that use AMI)
+
+        manager = Manager(
+            loop=asyncio.get_running_loop(),
+            host="127.0.0.1",
+            port=int(self.env["IVR_AMI_PORT"]),
+            username="ivr",
+            secret=(self.state_dir / "ami-secret").read_text().strip(),
+            reconnect_timeout=0,
+            **options,
+        )
+        await asyncio.wait_for(manager.connect(), 10)
+        return manager
+
+
+@contextlib.contextmanager
+def running(state_dir: Path, subscribers: str | None = None, **env: str) -> Iterator[Stack]:
+    """`stack up` on free ports with `env`, the subscribers' CSV text imported; then down."""
+    s = Stack.new(state_dir, **env)
+    try:
+        s.up()
+        if subscribers is not None:
+            csv = state_dir.with_name(state_dir.name + "-subscribers.csv")
+            csv.write_text(subscribers)
+            s.ivrctl("subscribers", "import", str(csv))
+        yield s
+    finally:
+        s.down()
 
 
 def alive(pid: int) -> bool:

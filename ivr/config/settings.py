@@ -99,6 +99,7 @@ class Settings:
     redis_password_file: Path | None = None  # IVR_REDIS_PASSWORD_FILE; None: state dir's
     max_calls: int = 600  # IVR_MAX_CALLS: calls in the flow at once before refusing (0: no cap)
     max_calls_per_s: float = 25.0  # IVR_MAX_CALLS_PER_S: new calls admitted a second (0: no cap)
+    max_calls_burst: int = 100  # IVR_MAX_CALLS_BURST: calls admitted at once above the rate
     early_media: bool = True  # IVR_EARLY_MEDIA: refusals play their text before the 4xx/5xx
     metrics_host: str = "127.0.0.1"  # IVR_METRICS_HOST
     metrics_port: int = 9464  # IVR_METRICS_PORT (0: any free port)
@@ -167,6 +168,7 @@ class Settings:
             max_calls_per_s=_float(
                 env, "IVR_MAX_CALLS_PER_S", cls.max_calls_per_s, allow_zero=True
             ),
+            max_calls_burst=_int(env, "IVR_MAX_CALLS_BURST", cls.max_calls_burst, minimum=1),
             early_media=_flag(env, "IVR_EARLY_MEDIA", cls.early_media),
             metrics_host=env.get("IVR_METRICS_HOST") or cls.metrics_host,
             metrics_port=_port(env, "IVR_METRICS_PORT", cls.metrics_port, allow_zero=True),

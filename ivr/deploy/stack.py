@@ -20,12 +20,13 @@ from ivr.config.secret_files import private_dir, read_or_create, write_private
 from ivr.config.settings import Settings
 from ivr.deploy import probes, procs
 from loadgen import ports
+from login.settings import api_address
 from sounds import render as sounds
 
 ASTERISK_CONF = "/ivr/asterisk/etc/asterisk.conf"  # the state dir is mounted at /ivr
 # The dialplan's own backstop beyond the flow's maximum call duration.
 HARD_LIMIT_MARGIN_S = 60
-COMPONENTS = ("redis", "agi", "asterisk")  # start order; stopped in reverse
+COMPONENTS = ("redis", "agi", "api", "asterisk")  # start order; stopped in reverse
 
 
 class StackError(Exception):
@@ -84,7 +85,9 @@ def dialplan_values(
         "outcome_error": var.OUTCOME_ERROR,
         "step_var": var.STEP,
         "refuse_var": var.REFUSE_STATUS,
+        "keys_var": var.KEYS,
         "call_end_script": var.CALL_END_SCRIPT,
+        "busy_var": var.AGI_BUSY,
         "early_media": "1" if settings.early_media else "0",
         # the state dir is mounted at /ivr inside Asterisk's root
         "calls_log": "/ivr/" + str(settings.calls_log.relative_to(settings.state_dir)),
@@ -210,6 +213,8 @@ def _ready(layout: Layout, name: str) -> bool:
         return probes.tcp_accepts("127.0.0.1", s.redis_port)
     if name == "agi":
         return probes.http_status(s.metrics_host, s.metrics_port, "/healthz") == 200
+    if name == "api":
+        return probes.http_status(*api_address(), "/healthz") == 200
     return probes.sip_options(s.sip_host, s.sip_port) is not None
 
 
@@ -221,6 +226,7 @@ def _check_free(layout: Layout, name: str) -> None:
             not ports.tcp_free(s.agi_host, s.agi_port)
             or not ports.tcp_free(s.metrics_host, s.metrics_port)
         ),
+        "api": lambda: not ports.tcp_free(*api_address()),
         "asterisk": lambda: (
             not ports.udp_free(s.sip_host, s.sip_port)
             or not ports.tcp_free("127.0.0.1", s.ami_port)
@@ -242,6 +248,7 @@ def up(settings: Settings, *, timeout_s: float = 60.0) -> list[str]:
     argv = {
         "redis": _redis_argv,
         "agi": lambda _l: [sys.executable, "-m", "ivr.service.serve", "--quiet"],
+        "api": lambda _l: [sys.executable, "-m", "login", "--quiet"],  # the login service
         "asterisk": asterisk_argv,
     }
     try:
@@ -307,6 +314,7 @@ def status(settings: Settings) -> list[str]:
     where = {
         "redis": f"redis://127.0.0.1:{s.redis_port}",
         "agi": f"agi://{s.agi_host}:{s.agi_port}, metrics http://{s.metrics_host}:{s.metrics_port}",
+        "api": "http://{}:{}/v1 (login service, docs/api.md)".format(*api_address()),
         "asterisk": f"sip:{s.sip_host}:{s.sip_port} (udp), ami 127.0.0.1:{s.ami_port}, "
         f"metrics http://127.0.0.1:{s.asterisk_http_port}/metrics",
     }

@@ -30,7 +30,7 @@ from ivr.flow.ports import (
 from ivr.flow.table import STEP_OF, TABLE, Action, Do, E, End, Event, S, State
 from ivr.flow.timing import Timing
 from sounds.catalog import Prompt
-from store.types import StoreUnavailable, Subscriber, Unit
+from store.types import Prepared, StoreUnavailable, Subscriber, Unit
 
 # Once the outcome is decided the call deadline no longer applies (a "set" must stay "set");
 # the goodbye and the after-call bookkeeping get bounds of their own.
@@ -62,14 +62,13 @@ class _Call:
         }
         self.state = S.CALLER_CHECK
         self.step = Step.CALLER_CHECK
-        self.strikes = 0
-        self.after_strike = False
-        self.stale_keys = False
+        self.strikes, self.after_strike, self.stale_keys = 0, False, False
         self.caller: str | None = call.caller_raw
         self.subscriber: Subscriber | None = None
         self.unit: Unit | None = None
         self.target: str | None = None
         self.first_entry: str | None = None
+        self.preparing: asyncio.Future[Prepared] | None = None  # the first entry's verifier
         self.outcome: Outcome | None = None
         self.goodbye: list[PromptItem] = []
         self.answered = False
@@ -169,25 +168,35 @@ class _Call:
         if strike is not None:
             return await self.strike(strike)
         self.first_entry = keyed.digits
+        # Derive while the caller keys the confirmation (the store's low-priority pool), so
+        # after a matching one only the write remains before 完了.
+        self.preparing = asyncio.ensure_future(self.store.prepare(keyed.digits))
         return E.ACCEPTED
 
     async def confirm(self) -> Event:
         keyed = await self.collect()
         strike = entries.judge_confirm(self.first_entry or "", keyed)
         if strike is not None:
-            self.first_entry = None  # back to the first entry
+            self.drop_entry()  # back to the first entry
             return await self.strike(strike)
         return E.ACCEPTED
 
+    def drop_entry(self) -> None:
+        """Forget the first entry and its verifier (a mismatch, or the call ended)."""
+        self.first_entry = None
+        if self.preparing is not None:
+            self.preparing.cancel()
+            self.preparing = None
+
     async def commit(self) -> Event:
-        password, self.first_entry = self.first_entry, None
+        preparing, self.preparing, self.first_entry = self.preparing, None, None
         sub = self.contract_subscriber()
-        if password is None or self.target is None or self.unit is None or not self.caller:
+        if preparing is None or self.target is None or self.unit is None or not self.caller:
             raise RuntimeError("commit reached without a complete entry")
         try:
-            await self.store.set_temporary(
+            await self.store.set_prepared(
                 self.target,
-                password,
+                await preparing,
                 unit=self.unit,
                 contract_number=sub.contract_number,
                 set_by=self.caller,
@@ -303,7 +312,7 @@ async def run_call(
         flow.warn("call.error", exc)
         flow.end(Outcome.ERROR_INTERNAL, Prompt.SORRY)
     finally:
-        flow.first_entry = None
+        flow.drop_entry()
     if not caller_gone:
         await flow.say_goodbye()
     if flow.outcome is Outcome.FAILED_STRIKES:

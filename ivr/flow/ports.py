@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from store.types import Subscriber, Unit
+from store.types import Prepared, Subscriber, Unit
 
 
 class CallerHangup(Exception):
@@ -100,12 +100,16 @@ class Directory(Protocol):
 
 
 class CredentialWriter(Protocol):
-    """The one store operation the flow performs."""
+    """The store operations the flow performs: derive, then write."""
 
-    async def set_temporary(
+    async def prepare(self, password: str) -> Prepared:
+        """The verifier of an accepted first entry (slow: runs during the confirmation)."""
+        ...
+
+    async def set_prepared(
         self,
         number: str,
-        password: str,
+        prepared: Prepared,
         *,
         unit: Unit,
         contract_number: str,

@@ -71,7 +71,7 @@ async def list_channels(
         port=port,
         username=username,
         secret=secret,
-        events="off",
+        events="on",  # as before: the listing arrives as events of the action
     )
     try:
         await _connect(manager, timeout_s)

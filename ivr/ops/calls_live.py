@@ -22,7 +22,8 @@ from ivr.config.settings import Settings
 from ivr.ops.ami import AmiError, list_channels
 
 AMI_HOST = "127.0.0.1"  # manager.conf binds loopback only
-FLOW_CONTEXT = "tmp-password"  # extensions.conf: the context a call sits in while in the flow
+# extensions.conf: the contexts a call sits in while in the flow (ivr-entry: keying an entry)
+FLOW_CONTEXTS = frozenset({"tmp-password", "ivr-entry"})
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,12 @@ def live_calls(channels: list[dict[str, Any]]) -> list[LiveCall]:
             channel=str(ch.get("Channel", "")),
             call_id=str(ch.get("Uniqueid", "")),
             caller=str(ch.get("CallerIDNum", "")),
-            did=str(ch.get("Exten", "")),
+            did=str(ch.get("vars", {}).get(var.DID) or ch.get("Exten", "")),
             step=str(ch.get("vars", {}).get(var.STEP, "")),
             age_s=_seconds(str(ch.get("Duration", ""))),
         )
         for ch in channels
-        if ch.get("Context") == FLOW_CONTEXT
+        if ch.get("Context") in FLOW_CONTEXTS
     ]
     return sorted(calls, key=lambda c: (-c.age_s, c.call_id))
 

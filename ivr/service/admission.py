@@ -3,10 +3,11 @@
 A call admitted beyond capacity would hear its prompts late and lose keys, or wait long for
 its completion prompt (docs/benchmarks.md): refusing it before the answer costs the caller
 nothing. Three signals: calls in the flow now (IVR_MAX_CALLS), new calls admitted per second
-(IVR_MAX_CALLS_PER_S: each call's CPU, the password derivation above all, comes within its
-first 20 seconds, so the arrival rate is what saturates a machine), and how late the event
-loop runs its timers (a busy loop is exactly the wait between AGI commands during which
-Asterisk drops keys).
+(IVR_MAX_CALLS_PER_S, a token bucket holding IVR_MAX_CALLS_BURST calls: each call's CPU, the
+password derivation above all, comes within its first 20 seconds, so the sustained arrival
+rate is what saturates a machine, while a short burst or an arrival clock's jitter around
+the sized rate is absorbed and refuses nobody), and how late the event loop runs its timers
+(a busy loop is exactly the wait between AGI commands during which Asterisk drops keys).
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ class Admission:
         max_calls: int,
         *,
         max_rate: float = 0.0,
+        burst: int | None = None,
         max_lag_s: float = 0.25,
         tick_s: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_calls = max_calls  # 0: no cap on calls
-        self.max_rate = max_rate  # new calls per second, a one-second bucket; 0: no cap
+        self.max_rate = max_rate  # new calls per second (the refill); 0: no cap
+        self.burst = float(max(1, burst if burst is not None else round(max_rate)))
         self.max_lag_s = max_lag_s
         self.tick_s = tick_s
         self.in_progress = 0
         self.lag_s = 0.0  # how late the last tick ran
         self.recent_lags: deque[float] = deque(maxlen=100)  # the last 10 s of ticks (gauge)
         self._clock = clock
-        self._tokens = max_rate
+        self._tokens = self.burst
         self._refilled = clock()
 
     def admit(self) -> bool:
@@ -48,7 +51,7 @@ class Admission:
         if self.max_rate > 0:
             now = self._clock()
             elapsed, self._refilled = now - self._refilled, now
-            self._tokens = min(self.max_rate, self._tokens + elapsed * self.max_rate)
+            self._tokens = min(self.burst, self._tokens + elapsed * self.max_rate)
             if self._tokens < 1:
                 return False
             self._tokens -= 1

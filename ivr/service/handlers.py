@@ -2,8 +2,8 @@
 
 `tmp-password` runs the call flow; its call.end line is logged here. `call-end` runs from
 the dialplan's hangup handler on every call; it logs call.end only for a call the flow never
-saw (a caller gone before AGI started, or the server unreachable when the call came), so
-every call leaves exactly one line.
+saw (a caller gone before AGI started, the server unreachable when the call came, or every
+server refusing it at IVR_AGI_MAX_CALLS), so every call leaves exactly one line.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ REJECTION_OF = {
     Outcome.REJECTED_CAPACITY: "capacity",
 }
 # Commands that wait for the caller (prompts, key entry) are not AGI turnaround.
-_CALLER_PACED = frozenset({"STREAM FILE", "EXEC", "WAIT FOR DIGIT", "SAY DIGITS", "GET DATA"})
+_CALLER_PACED = frozenset(
+    {"STREAM FILE", "EXEC", "GOSUB", "WAIT FOR DIGIT", "SAY DIGITS", "GET DATA"}
+)
 
 
 @dataclass
@@ -49,9 +51,12 @@ class Service:
     def __post_init__(self) -> None:
         self.seen = self.seen or RecentCalls()
 
-    def call_ended(self, info: CallInfo, result: CallResult) -> None:
+    def call_ended(self, info: CallInfo, result: CallResult, *, counted: bool = False) -> None:
+        """counted: its refusal is in ivr_rejections_total already (at each server's cap)."""
         log_call_end(info, result, result.duration_ms)
         self.metrics.observe_call_end(result.outcome)
+        if counted:
+            return
         if (reason := REJECTION_OF.get(result.outcome)) is not None:
             self.metrics.rejection(reason)
         elif result.outcome is Outcome.ERROR_STORE and not result.answered:
@@ -102,8 +107,9 @@ def tmp_password(service: Service):
 
 def call_end(service: Service):
     """agi_arg_2: the main AGI's status ("" when it never ran); agi_arg_3: the call's ms so
-    far; agi_arg_4: the DID; agi_arg_5: the step the flow announced (agi_arg_1 is the shared
-    secret). Main status LOST: the caller was answered, then the flow's server died."""
+    far; agi_arg_4: the DID; agi_arg_5: non-empty when a server refused the call at its cap;
+    agi_arg_6: the step the flow announced (agi_arg_1 is the shared secret). Main status
+    LOST: the caller was answered, then the flow's server died."""
 
     async def handle(call: AgiCall) -> None:
         env = call.env
@@ -111,10 +117,12 @@ def call_end(service: Service):
         if env.uniqueid in service.seen:
             return
         service.seen.add(env.uniqueid)
-        main_status = env.get("agi_arg_2")
-        lost = main_status == var.AGI_LOST  # answered, then its server died: at agi_arg_5
+        main_status, busy = env.get("agi_arg_2"), bool(env.get("agi_arg_5"))
+        lost = main_status == var.AGI_LOST  # answered, then its server died: at agi_arg_6
         failed = main_status == "FAILURE" or lost
         outcome = Outcome.ERROR_INTERNAL if failed else Outcome.ABANDONED
+        if busy and main_status == "FAILURE":
+            outcome = Outcome.REJECTED_CAPACITY
         raw = env.callerid
         try:
             duration_ms = max(0, int(float(env.get("agi_arg_3") or 0)))
@@ -122,9 +130,9 @@ def call_end(service: Service):
             duration_ms = 0
         info = CallInfo(call_id=env.uniqueid, caller_raw=raw, did=env.get("agi_arg_4"))
         caller = normalise(raw).number or raw
-        step = _step(env.get("agi_arg_5")) if lost else Step.CALLER_CHECK
+        step = _step(env.get("agi_arg_6")) if lost else Step.CALLER_CHECK
         result = CallResult(outcome, step, 0, None, None, caller, duration_ms, answered=lost)
-        service.call_ended(info, result)
+        service.call_ended(info, result, counted=outcome is Outcome.REJECTED_CAPACITY)
 
     return handle
 

@@ -8,6 +8,7 @@ by the tests rather than exported. Every labelled series exists from the start a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from prometheus_client import (
 )
 
 from ivr.service.labels import (
+    CONNECTION_REFUSALS,
     OUTCOMES,
     REJECTION_REASONS,
     STEPS,
@@ -51,7 +53,10 @@ class Metrics:
             "ivr_strikes", "Wrong entries by step and reason", ["step", "reason"], registry=reg
         )
         self.rejections = Counter(
-            "ivr_rejections", "Calls refused before answer, by reason", ["reason"], registry=reg
+            "ivr_rejections",
+            "Calls refused before answer and FastAGI connections refused, by reason",
+            ["reason"],
+            registry=reg,
         )
         self.agi_command = Histogram(
             "ivr_agi_command_seconds",
@@ -98,6 +103,10 @@ class Metrics:
     def rejection(self, reason: object) -> None:
         self.rejections.labels(reason=_check(reason, REJECTION_REASONS, "reason")).inc()
 
+    def connection_refused(self, reason: str) -> None:
+        """agi.server's on_refused: a FastAGI connection refused ("address", "secret", ...)."""
+        self.rejection(CONNECTION_REFUSALS[reason])
+
     @contextmanager
     def time_agi_command(self) -> Iterator[None]:
         start = time.perf_counter()
@@ -108,9 +117,15 @@ class Metrics:
 
     @contextmanager
     def time_store(self, operation: str) -> Iterator[None]:
+        """Failures are timed too; work abandoned (cancelled: a hang-up, a mismatch while the
+        first entry's verifier was prepared) is not a duration of the operation."""
         hist = self.store.labels(operation=_check(operation, STORE_OPERATIONS, "operation"))
         start = time.perf_counter()
         try:
             yield
-        finally:
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
             hist.observe(time.perf_counter() - start)
+            raise
+        hist.observe(time.perf_counter() - start)

@@ -29,6 +29,7 @@ from ivr.service.kdf_pool import low_priority_pool
 from ivr.service.logsink import configure_logging, reopen_on_sighup
 from ivr.service.metrics import Metrics
 from ivr.service.metrics_http import MetricsServer
+from ivr.service.timed import TimedDirectory, TimedLimiter
 from store.credentials import CredentialStore
 from store.directory import AsyncDirectory, Directory
 from store.limits import CallLimiter
@@ -59,17 +60,20 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
     )
     redis = connect(settings.redis_url, password=settings.redis_password())
     directory = Directory.from_url(settings.database_url)
-    admission = Admission(settings.max_calls, max_rate=settings.max_calls_per_s)
+    admission = Admission(
+        settings.max_calls, max_rate=settings.max_calls_per_s, burst=settings.max_calls_burst
+    )
     service = handlers.Service(
-        directory=AsyncDirectory(directory),
+        directory=TimedDirectory(AsyncDirectory(directory), metrics),
         store=CredentialStore(
             redis,
             load(settings.pepper_file),
             replicas=settings.redis_replicas,
             replica_timeout_ms=settings.redis_replica_timeout_ms,
+            timer=metrics.time_store,
             executor=low_priority_pool(),
         ),
-        limiter=CallLimiter(redis, settings.limits),
+        limiter=TimedLimiter(CallLimiter(redis, settings.limits), metrics),
         timing=settings.timing,
         admission=admission,
         metrics=metrics,
@@ -88,6 +92,9 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
         allow=settings.agi_allow,
         secret=read_or_create(settings.agi_secret_path),
         max_calls=settings.agi_max_calls,
+        uncapped=(var.CALL_END_SCRIPT,),  # the report keeps one call.end per call
+        busy_variable=(var.AGI_BUSY, "1"),
+        on_refused=metrics.connection_refused,
     )
     http = MetricsServer(metrics.registry, settings.metrics_host, settings.metrics_port)
     http.add_check("redis", redis.ping)
@@ -115,7 +122,7 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
         # SIGTERM: drain. New calls go to the next server; the live ones end on their own,
         # within the longest a call may last (then the backstop cancels what is left).
         http.draining = f"stopping: {server.active_calls} calls to finish"
-        await server.drain(timeout_s=server.max_call_s)
+        await server.close(drain_s=server.max_call_s)
     finally:
         lag.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -8,7 +8,7 @@ import pytest
 
 from agi.errors import AGIError, HangupError
 from agi.wire import Reply, format_command
-from ivr.agi_channel import FLUSH_WAIT_MS, AgiChannel
+from ivr.agi_channel import AgiChannel
 from ivr.flow.ports import CallerHangup, Channel, Digits, Keyed, Sound
 
 ESC = '"0123456789*#"'
@@ -46,19 +46,22 @@ class ScriptedCall:
 
 
 def read_steps(
-    prompt: str, n: int, value: str | None, status: str, *, response: str | None, digit=None
+    prompt: str,
+    n: int,
+    value: str | None,
+    status: str,
+    *,
+    first="10",
+    inter="5",
+    step="",
+    flush=0,
 ) -> list[Step]:
-    """One entry: the timers only when they change, then one Read() with every prompt file."""
-    steps: list[Step] = []
-    if response is not None:
-        steps.append((f'SET VARIABLE "TIMEOUT(response)" "{response}"', OK))
-    if digit is not None:
-        steps.append((f'SET VARIABLE "TIMEOUT(digit)" "{digit}"', OK))
-    steps += [
-        (f'EXEC "Read" "IVRKEYS,{prompt},{n}"', Reply(200, "0")),
+    """One entry: one GOSUB into the dialplan's entry subroutine, then Read's keys and status."""
+    gosub = f'GOSUB "ivr-entry" "s" "1" "{step},{prompt},{n},{first},{inter},{flush}"'
+    return [
+        (gosub, Reply(200, "0")),
         ('GET FULL VARIABLE "${IVRKEYS}|${READSTATUS}"', var(f"{value or ''}|{status}")),
     ]
-    return steps
 
 
 async def collect(chan: AgiChannel, prompts, max_digits=8, first=10.0, inter=5.0) -> Keyed:
@@ -75,9 +78,7 @@ def test_agi_channel_matches_the_port_signatures() -> None:
 
 async def test_one_read_plays_every_prompt_joined_with_ampersands() -> None:
     """No STREAM FILE before the Read: a key during any prompt is taken by the same command."""
-    call = ScriptedCall(
-        read_steps("tpw/welcome&tpw/ask_password", 8, "12345678", "OK", response="10", digit="5")
-    )
+    call = ScriptedCall(read_steps("tpw/welcome&tpw/ask_password", 8, "12345678", "OK"))
     got = await collect(AgiChannel(call), [Sound("tpw/welcome"), Sound("tpw/ask_password")])
     assert got == Keyed("12345678")
     call.done()
@@ -86,7 +87,7 @@ async def test_one_read_plays_every_prompt_joined_with_ampersands() -> None:
 async def test_digits_are_read_back_as_digit_files_inside_the_read() -> None:
     steps = read_steps(
         "digits/0&digits/6&digits/1&digits/2&tpw/intro&tpw/ask", 8, "4321", "TIMEOUT",
-        response="10", digit="2.5",
+        inter="2.5",
     )  # fmt: skip
     call = ScriptedCall(steps)
     prompts = [Digits("0612"), Sound("tpw/intro"), Sound("tpw/ask")]
@@ -98,8 +99,8 @@ async def test_digits_are_read_back_as_digit_files_inside_the_read() -> None:
 async def test_star_inside_value_is_a_key_and_hash_alone_terminates() -> None:
     call = ScriptedCall(
         [
-            *read_steps("tpw/number_is&digits/0", 4, "*1*", "OK", response="10", digit="5"),
-            *read_steps("tpw/ask", 8, "", "OK", response=None),
+            *read_steps("tpw/number_is&digits/0", 4, "*1*", "OK"),
+            *read_steps("tpw/ask", 8, "", "OK"),
         ]
     )
     chan = AgiChannel(call)
@@ -132,28 +133,28 @@ async def test_prompt_that_would_break_the_read_argument_is_refused(prompts) -> 
     ],
 )
 async def test_read_status_judged_with_value(value, status, expected) -> None:
-    call = ScriptedCall(read_steps("tpw/ask", 4, value, status, response="10", digit="5"))
+    call = ScriptedCall(read_steps("tpw/ask", 4, value, status))
     assert await collect(AgiChannel(call), [Sound("tpw/ask")], 4) == expected
     call.done()
 
 
 async def test_read_status_hangup_and_unknown() -> None:
-    call = ScriptedCall(read_steps("tpw/ask", 4, None, "HANGUP", response="10", digit="5"))
+    call = ScriptedCall(read_steps("tpw/ask", 4, None, "HANGUP"))
     with pytest.raises(CallerHangup):
         await collect(AgiChannel(call), [Sound("tpw/ask")], 4)
-    call = ScriptedCall(read_steps("tpw/ask", 4, None, "ERROR", response="10", digit="5"))
+    call = ScriptedCall(read_steps("tpw/ask", 4, None, "ERROR"))
     with pytest.raises(AGIError) as info:
         await collect(AgiChannel(call), [Sound("tpw/ask")], 4)
     assert not isinstance(info.value, HangupError)
 
 
-async def test_timeouts_sent_only_when_they_change() -> None:
+async def test_each_entry_carries_its_own_timers() -> None:
     call = ScriptedCall(
         [
-            *read_steps("tpw/a", 8, "1", "OK", response="10", digit="5"),
-            *read_steps("tpw/b", 8, "2", "OK", response=None, digit=None),
-            *read_steps("tpw/c", 8, "", "TIMEOUT", response=None, digit="2"),
-            *read_steps("tpw/d", 8, "", "TIMEOUT", response="3", digit=None),
+            *read_steps("tpw/a", 8, "1", "OK"),
+            *read_steps("tpw/b", 8, "2", "OK"),
+            *read_steps("tpw/c", 8, "", "TIMEOUT", inter="2"),
+            *read_steps("tpw/d", 8, "", "TIMEOUT", first="3", inter="2"),
         ]
     )
     chan = AgiChannel(call)
@@ -165,8 +166,8 @@ async def test_timeouts_sent_only_when_they_change() -> None:
 
 
 async def test_hangup_during_the_read_propagates_and_stops() -> None:
-    call = ScriptedCall([*read_steps("tpw/a&tpw/b", 8, "", "OK", response="10", digit="5")[:3]])
-    call.script[2] = (call.script[2][0], HangupError("gone"))
+    call = ScriptedCall([*read_steps("tpw/a&tpw/b", 8, "", "OK")[:1]])
+    call.script[0] = (call.script[0][0], HangupError("gone"))
     with pytest.raises(CallerHangup):
         await collect(AgiChannel(call), [Sound("tpw/a"), Sound("tpw/b")])
     call.done()
@@ -180,16 +181,15 @@ async def test_play_has_no_barge_in() -> None:
     call.done()
 
 
-async def test_flush_drains_until_quiet() -> None:
-    wait = f'WAIT FOR DIGIT "{FLUSH_WAIT_MS}"'
-    call = ScriptedCall([(wait, key("1")), (wait, key("2")), (wait, Reply(200, "0"))])
-    await AgiChannel(call).flush_keys()
-    call.done()
-
-
-async def test_flush_gives_up_after_twenty_rounds() -> None:
-    call = ScriptedCall([(f'WAIT FOR DIGIT "{FLUSH_WAIT_MS}"', key("1"))] * 20)
-    await AgiChannel(call).flush_keys()
+async def test_a_flush_is_done_by_the_next_entry_once_and_costs_no_command() -> None:
+    call = ScriptedCall(
+        [*read_steps("tpw/a", 8, "1", "OK", flush=1), *read_steps("tpw/b", 8, "2", "OK")]
+    )
+    chan = AgiChannel(call)
+    await chan.flush_keys()
+    assert call.sent == []
+    await collect(chan, [Sound("tpw/a")])
+    await collect(chan, [Sound("tpw/b")])
     call.done()
 
 
@@ -202,22 +202,30 @@ async def test_hangup_sends_hangup_and_swallows_already_gone() -> None:
     call.done()
 
 
-async def test_step_sets_the_variable_in_one_command() -> None:
+async def test_a_step_that_starts_with_an_entry_rides_in_the_entry() -> None:
     call = ScriptedCall(
-        [
-            ('SET VARIABLE "IVR_STEP" "menu"', OK),
-        ]
+        [*read_steps("tpw/menu", 1, "1", "OK", step="menu"), *read_steps("tpw/b", 1, "1", "OK")]
     )
-    await AgiChannel(call).step("menu")
+    chan = AgiChannel(call)
+    await chan.step("menu")
+    assert call.sent == []
+    await collect(chan, [Sound("tpw/menu")], 1)
+    await collect(chan, [Sound("tpw/b")], 1)  # a retry of the same step: nothing to announce
+    call.done()
+
+
+async def test_other_steps_set_the_variable_in_one_command() -> None:
+    call = ScriptedCall([('SET VARIABLE "IVR_STEP" "commit"', OK)])
+    await AgiChannel(call).step("commit")
     call.done()
 
 
 async def test_step_refused_by_asterisk_does_not_end_the_call_but_a_hangup_does() -> None:
-    refused = ScriptedCall([('SET VARIABLE "IVR_STEP" "menu"', AGIError("510"))])
-    await AgiChannel(refused).step("menu")
+    refused = ScriptedCall([('SET VARIABLE "IVR_STEP" "done"', AGIError("510"))])
+    await AgiChannel(refused).step("done")
     refused.done()
-    gone = ScriptedCall([('SET VARIABLE "IVR_STEP" "menu"', HangupError("gone"))])
+    gone = ScriptedCall([('SET VARIABLE "IVR_STEP" "commit"', HangupError("gone"))])
     with pytest.raises(CallerHangup):
-        await AgiChannel(gone).step("menu")
+        await AgiChannel(gone).step("commit")
     with pytest.raises(ValueError):
         await AgiChannel(ScriptedCall([])).step("menu,1234")

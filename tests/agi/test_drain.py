@@ -24,9 +24,9 @@ async def test_drain_refuses_new_calls_and_lets_the_live_one_finish(
     server = await make_server({"tmp-password": handler})
     fake = await FakeAsterisk.connect(server.port, env_bytes())
     await asyncio.wait_for(started.wait(), WAIT)
-    drain = asyncio.create_task(server.drain(timeout_s=WAIT))
-    await asyncio.sleep(0)  # one turn: drain() closes the listener before its first wait
-    assert server.draining and not server.listening
+    drain = asyncio.create_task(server.close(drain_s=WAIT))
+    await asyncio.sleep(0)  # one turn: close() shuts the listener before its first wait
+    assert not server.listening
     with pytest.raises(OSError):  # what makes Asterisk's AGI() FAILURE: the next server
         await asyncio.open_connection("127.0.0.1", server.port)
     assert not drain.done()  # still waiting for the live call
@@ -51,7 +51,7 @@ async def test_drain_is_bounded_and_cancels_what_is_left(make_server: ServerFact
     server = await make_server({"tmp-password": handler})
     await FakeAsterisk.connect(server.port, env_bytes())
     await asyncio.wait_for(started.wait(), WAIT)
-    left = await asyncio.wait_for(server.drain(timeout_s=0.2), WAIT)
+    left = await asyncio.wait_for(server.close(drain_s=0.2), WAIT)
     assert left == 1
     assert cancelled.is_set()
     assert server.active_calls == 0
@@ -59,5 +59,5 @@ async def test_drain_is_bounded_and_cancels_what_is_left(make_server: ServerFact
 
 async def test_drain_with_no_call_returns_at_once(make_server: ServerFactory) -> None:
     server = await make_server({})
-    assert await asyncio.wait_for(server.drain(timeout_s=60), 1.0) == 0
+    assert await asyncio.wait_for(server.close(drain_s=60), 1.0) == 0
     assert not server.listening

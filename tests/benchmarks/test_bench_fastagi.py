@@ -17,5 +17,5 @@ def test_every_call_sets_its_password() -> None:
     assert result.hung_up == CALLS and result.call_ends == CALLS
     assert result.verified == "3/3"  # the web site's check accepts what was keyed
     assert result.kdf_step_ms["n"] == CALLS  # each call's store step was found and set apart
-    assert result.turnaround_ms["n"] > 10 * CALLS
+    assert result.turnaround_ms["n"] >= 6 * CALLS  # commands a call besides the entries
     assert result.rss_waiting_kib > 0 and result.rss_idle_kib > 0

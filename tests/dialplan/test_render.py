@@ -104,7 +104,8 @@ def test_asterisk_metrics_on_loopback_and_step_in_channel_events(rendered):
     assert dict(_items(rendered / "prometheus.conf", "general"))["enabled"] == "yes"
     modules = [v for n, v in _items(rendered / "modules.conf", "modules") if n == "load"]
     assert "res_prometheus.so" in modules
-    assert ("channelvars", "IVR_STEP") in _items(rendered / "manager.conf", "general")
+    # the step and the number dialled only: never IVRKEYS (what the caller keyed)
+    assert ("channelvars", "IVR_STEP,IVR_DID") in _items(rendered / "manager.conf", "general")
 
 
 def test_agi_servers_in_order_and_rtp_range(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from ivr.deploy.procs import wait_for as wait_until
 from tests.e2e.rawsip import RawCall
-from tests.stackutil import Stack, alive
+from tests.stackutil import Stack, alive, running
 
 pytestmark = pytest.mark.e2e
 
@@ -35,21 +35,10 @@ SUBSCRIBERS = (
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    s = Stack.new(
-        tmp_path_factory.mktemp("refusals"),
-        IVR_FIRST_KEY_S="4",
-        IVR_INTER_KEY_S="2",
-        IVR_LIMIT_CALLS_PER_HOUR="2",
-        IVR_MAX_CALLS="2",
-    )
-    try:
-        s.up()
-        csv = tmp_path_factory.mktemp("dir") / "subscribers.csv"
-        csv.write_text(SUBSCRIBERS)
-        s.ivrctl("subscribers", "import", str(csv))
+    env = {"IVR_LIMIT_CALLS_PER_HOUR": "2", "IVR_MAX_CALLS": "2"}
+    state = tmp_path_factory.mktemp("refusals")
+    with running(state, SUBSCRIBERS, IVR_FIRST_KEY_S="4", IVR_INTER_KEY_S="2", **env) as s:
         yield s
-    finally:
-        s.down()
 
 
 def ends_of(stack, caller: str) -> list[dict]:

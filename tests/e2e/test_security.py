@@ -83,18 +83,8 @@ async def call_while_listening_to_ami(stack, workdir) -> tuple[bool, list[dict]]
         if event.get("Event") == "Hangup":
             hung_up.set()
 
-    secret = (stack.state_dir / "ami-secret").read_text().strip()
-    manager = Manager(
-        loop=asyncio.get_running_loop(),
-        host="127.0.0.1",
-        port=int(stack.env["IVR_AMI_PORT"]),
-        username="ivr",
-        secret=secret,
-        events="on",
-        reconnect_timeout=0,
-    )
+    manager = await stack.ami(events="on")
     manager.register_event("*", heard)
-    await asyncio.wait_for(manager.connect(), 10)
     try:
         schedule = keys_at(1.0, "1", 0.3) + keys_at(2.5, PW, 0.3) + keys_at(6.0, PW, 0.3)
         spec = CallSpec(did="0664806430", caller_from=CALLER, schedule=schedule, timeout_s=60)

@@ -25,6 +25,7 @@ def test_up_status_down_leaves_nothing(tmp_path):
             assert [line.split()[:2] for line in status] == [
                 ["redis", "running"],
                 ["agi", "running"],
+                ["api", "running"],
                 ["asterisk", "running"],
             ]
             assert (s.state_dir / "pepper").stat().st_mode & 0o777 == 0o600
@@ -39,7 +40,7 @@ def test_up_status_down_leaves_nothing(tmp_path):
         }
         a.down()
         b.down()
-    assert set(pids) == {f"{s}-{c}" for s in "ab" for c in ("redis", "agi", "asterisk")}
+    assert set(pids) == {f"{s}-{c}" for s in "ab" for c in ("redis", "agi", "api", "asterisk")}
     assert [name for name, pid in pids.items() if alive(pid)] == []
     assert mounts_under(tmp_path, cache / "rootfs") == []
     assert a.pids() == {} and b.pids() == {}

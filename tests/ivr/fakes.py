@@ -1,7 +1,7 @@
 """Scripted stand-ins for the flow's ports: no sockets, no sleeps, every action recorded.
 
 All fakes append to one shared `log` so a test can assert order across them (e.g. the DONE
-prompt is played only after set_temporary returned).
+prompt is played only after set_prepared returned).
 """
 
 from __future__ import annotations
@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.flow.ports import CallerHangup, Keyed, PromptItem
-from store.types import StoreUnavailable, Subscriber, Unit
+from store.types import Prepared, StoreUnavailable, Subscriber, Unit
 
-ScriptItem = Keyed | CallerHangup | asyncio.Event
+
+@dataclass(frozen=True)
+class Later:
+    """An entry the caller finishes (or a hang-up) only once ``until`` is set (a slow caller)."""
+
+    keyed: Keyed | CallerHangup
+    until: asyncio.Event
+
+
+ScriptItem = Keyed | CallerHangup | asyncio.Event | Later
 
 
 class ScriptExhausted(BaseException):
@@ -79,6 +88,11 @@ class FakeChannel:
         if isinstance(item, asyncio.Event):
             await item.wait()
             raise CallerHangup("released")
+        if isinstance(item, Later):
+            await item.until.wait()
+            if isinstance(item.keyed, CallerHangup):
+                raise item.keyed
+            return item.keyed
         return item
 
     async def play(self, prompts: Sequence[PromptItem]) -> None:
@@ -141,12 +155,28 @@ class FakeStore:
     log: list[tuple[Any, ...]] = field(default_factory=list)
     calls: list[SetCall] = field(default_factory=list)
     fail: BaseException | None = None
-    gate: asyncio.Event | None = None  # set_temporary waits for it before returning
+    gate: asyncio.Event | None = None  # set_prepared waits for it before returning
+    prepare_gate: asyncio.Event | None = None  # prepare waits for it (a slow derivation)
+    prepared: list[Prepared] = field(default_factory=list)
+    prepare_started: asyncio.Event = field(default_factory=asyncio.Event)
+    prepare_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
-    async def set_temporary(
+    async def prepare(self, password: str) -> Prepared:
+        """A stand-in verifier that remembers its password, for the test's assertions."""
+        self.log.append(("store.prepare",))
+        if (task := asyncio.current_task()) is not None:
+            self.prepare_tasks.append(task)
+        self.prepare_started.set()
+        if self.prepare_gate is not None:
+            await self.prepare_gate.wait()
+        prepared = Prepared(salt=b"", verifier=password.encode(), kdf_json="fake")
+        self.prepared.append(prepared)
+        return prepared
+
+    async def set_prepared(
         self,
         number: str,
-        password: str,
+        prepared: Prepared,
         *,
         unit: Unit,
         contract_number: str,
@@ -158,6 +188,7 @@ class FakeStore:
             await self.gate.wait()
         if self.fail is not None:
             raise self.fail
+        password = prepared.verifier.decode()
         self.calls.append(SetCall(number, password, unit, contract_number, set_by, call_id))
         self.log.append(("store.done", number))
 

@@ -217,6 +217,7 @@ async def test_keys_after_the_eighth_are_flushed_before_the_next_prompt(dial: Di
         "collect",
         "flush",
         "collect",
+        "store.prepare",
         "store.begin",
         "store.done",
         "play",

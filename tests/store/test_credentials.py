@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -224,3 +225,31 @@ async def test_malformed_number_is_refused(store: CredentialStore) -> None:
         await store.verify("06{x}", PW)
     with pytest.raises(ValueError):
         await set_pw(store, number="0664 806")
+
+
+async def test_a_timer_hook_sees_the_kdf_apart_from_each_redis_round_trip(
+    redis: Redis, clock: FakeClock
+) -> None:
+    """The hook a service times its work with: every part named, entered and left in order."""
+    seen: list[str] = []
+
+    @contextlib.contextmanager
+    def timer(operation: str):
+        seen.append(operation)
+        yield
+        seen.append("/" + operation)
+
+    timed = CredentialStore(redis, PEPPER, clock=clock, kdf=FAST_KDF, timer=timer)
+    await set_pw(timed)
+    assert seen == ["kdf", "/kdf", "redis_set", "/redis_set"]
+    seen.clear()
+    assert await timed.verify(N, PW) is VerifyOutcome.OK
+    assert seen == ["redis_verify", "/redis_verify", "kdf", "/kdf", "redis_verify", "/redis_verify"]
+    seen.clear()
+    await timed.show(N)
+    await timed.consume(N)
+    await timed.clear(N, operator="ops")
+    assert seen == ["redis_show", "/redis_show", "redis_consume", "/redis_consume"] + [
+        "redis_clear",
+        "/redis_clear",
+    ]

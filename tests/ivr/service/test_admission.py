@@ -25,9 +25,35 @@ def test_calls_at_once_cap_counts_the_call_being_decided() -> None:
     assert Admission(0).admit()  # 0: no cap
 
 
+def test_the_bucket_holds_the_burst_and_refills_at_the_rate() -> None:
+    clock = Clock()
+    guard = Admission(0, max_rate=5, burst=12, clock=clock)
+    assert sum(guard.admit() for _ in range(20)) == 12  # a burst above the rate is absorbed
+    clock.now += 1.0
+    assert sum(guard.admit() for _ in range(20)) == 5  # then the rate, and no more
+    clock.now += 60
+    assert sum(guard.admit() for _ in range(40)) == 12  # never more than the burst
+
+
+def test_arrivals_jittering_around_the_rate_are_never_refused() -> None:
+    """SIPp's clock and Asterisk's scheduling bunch calls sent at exactly the rate: a call
+    late by up to the burst's worth of time and its successors early is not an excess."""
+    clock = Clock()
+    guard = Admission(0, max_rate=25, burst=100, clock=clock)
+    admitted = 0
+    for second in range(20):  # 500 calls at exactly 25/s on average, bunched every 2 s
+        if second % 2:
+            for _ in range(50):
+                admitted += guard.admit()
+        clock.now += 1.0
+    assert admitted == 500
+    one_second = Admission(0, max_rate=25, burst=25, clock=Clock())
+    assert sum(one_second.admit() for _ in range(50)) == 25  # the old one-second bucket
+
+
 def test_rate_admits_a_second_of_calls_then_refills_with_time() -> None:
     clock = Clock()
-    guard = Admission(0, max_rate=5, clock=clock)
+    guard = Admission(0, max_rate=5, clock=clock)  # no burst given: one second's worth
     assert [guard.admit() for _ in range(7)] == [True] * 5 + [False] * 2
     clock.now += 0.2  # one more call's worth
     assert [guard.admit() for _ in range(2)] == [True, False]

@@ -51,6 +51,17 @@ def test_counters_and_gauges_count() -> None:
     assert Metrics().registry.get_sample_value("ivr_calls_total", {"outcome": "set"}) == 0
 
 
+def test_refused_connections_count_by_their_reason() -> None:
+    m = Metrics(process=False)
+    for reason in ("address", "secret", "capacity", "capacity"):
+        m.connection_refused(reason)
+    assert sample(m, "ivr_rejections_total", reason="address_not_allowed") == 1
+    assert sample(m, "ivr_rejections_total", reason="wrong_secret") == 1
+    assert sample(m, "ivr_rejections_total", reason="agi_capacity") == 2
+    assert sample(m, "ivr_rejections_total", reason="capacity") == 0  # the flow's own cap
+    assert set(labels.CONNECTION_REFUSALS.values()) <= set(labels.REJECTION_REASONS)
+
+
 def test_histograms_time_the_kdf_apart_from_redis() -> None:
     m = Metrics()
     with m.time_store("kdf"):
@@ -61,7 +72,7 @@ def test_histograms_time_the_kdf_apart_from_redis() -> None:
         pass
     assert sample(m, "ivr_store_seconds_count", operation="kdf") == 1
     assert sample(m, "ivr_store_seconds_count", operation="redis_set") == 1
-    assert sample(m, "ivr_store_seconds_count", operation="redis_verify") == 0
+    assert sample(m, "ivr_store_seconds_count", operation="directory_lookup") == 0
     assert sample(m, "ivr_store_seconds_sum", operation="kdf") > 0
     assert sample(m, "ivr_agi_command_seconds_count") == 1
     with pytest.raises(ValueError), m.time_store("0664806000"):
@@ -208,3 +219,21 @@ def test_metrics_address_from_settings() -> None:
     assert (s.metrics_host, s.metrics_port) == ("0.0.0.0", 9500)
     with pytest.raises(ValueError, match="IVR_METRICS_PORT must be an integer"):
         Settings.from_env({"IVR_METRICS_PORT": "http"})
+
+
+async def test_store_work_abandoned_is_not_a_duration_but_a_failure_is() -> None:
+    m = Metrics(process=False)
+
+    async def derive() -> None:
+        with m.time_store("kdf"):
+            await asyncio.Event().wait()  # until cancelled: a mismatch, a hang-up
+
+    task = asyncio.ensure_future(derive())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(ConnectionError), m.time_store("redis_set"):
+        raise ConnectionError("redis down")
+    assert sample(m, "ivr_store_seconds_count", operation="kdf") == 0
+    assert sample(m, "ivr_store_seconds_count", operation="redis_set") == 1
