@@ -1,16 +1,17 @@
 """The soak benchmark: its slope on made-up samples, and a short soak of the real stack.
 
-The short soak (marker e2e, ~3.5 min) is CI's leak check: 3 minutes at 5 calls/s on the
-single-node stack, sampled every 20 s; after a 60 s warm-up, no figure may grow beyond its
-bound per 1,000 calls (benchmarks.soak.BOUNDS), every Redis key but the contracts' units has a
-TTL, and every call ended `set`.
+The short soak (marker e2e, ~3 min) is CI's leak check: 2.5 minutes at 4 calls/s on the
+single-node stack, sampled every 10 s; in the steady state (past 40 s and the ramp of calls
+up), no figure may grow beyond its CI bound per 1,000 calls (benchmarks.soak.CI_BOUNDS,
+looser than the long soak's BOUNDS: a few hundred calls show only a gross leak), every key
+but the contracts' units has a TTL, and every call ended `set`.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.soak import BOUNDS, FIGURES, Sample, Soak, report, run
+from benchmarks.soak import BOUNDS, CI_BOUNDS, FIGURES, Sample, Soak, report, run
 
 
 def sample(t_s: float, ended: int, rss: float) -> Sample:
@@ -24,7 +25,7 @@ def test_growth_is_the_slope_after_warm_up_and_fails_beyond_its_bound() -> None:
     soak = Soak(rate=5, warmup_s=60, samples=[sample(0, 0, 30.0)] + [
         sample(60 * k, 1000 * k, 50.0 + 3.0 * k) for k in range(1, 6)])  # fmt: skip
     growth = soak.growth_per_1000()
-    assert set(growth) == {*FIGURES, "redis_no_ttl_extra"}
+    assert set(growth) == set(FIGURES)
     assert growth["agi_rss_mb"] == pytest.approx(3.0)
     assert growth["agi_fds"] == pytest.approx(0.0)
     assert growth["redis_keys"] == pytest.approx(3000.0)  # by design: bounded by the TTLs
@@ -37,9 +38,9 @@ def test_growth_is_the_slope_after_warm_up_and_fails_beyond_its_bound() -> None:
 
 @pytest.mark.e2e
 def test_short_soak_shows_no_growth_beyond_the_bounds() -> None:
-    soak = run(minutes=3, rate=5, every_s=20, warmup_s=60)
+    soak = run(minutes=2.5, rate=4, every_s=10, warmup_s=40)
     print("\n" + "\n".join(report(soak)))
-    assert len(soak.samples) >= 9
-    assert soak.samples[-1].calls_ended == 900, soak.outcomes()
-    assert soak.failures() == []
-    assert soak.no_ttl_extra()[-1] <= 0  # no key without a TTL but the contracts' units
+    assert len(soak.steady()) >= 4, "no steady state: the machine is too busy"
+    assert soak.samples[-1].calls_ended == 600, soak.outcomes()
+    assert soak.failures(CI_BOUNDS) == []
+    assert soak.samples[-1].redis_no_ttl_other == 0  # only the contracts' units have no TTL
