@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,33 +41,26 @@ NAMES = {"a": "(a) service", "b": "(b) Asterisk alone", "c": "(c) pyst2 per call
 DEFAULT_RATES = {"a": "15,25,30,40,50,60,80", "b": "40,60,80,100,120,150", "c": "2,3,5"}
 
 
-def _env(state_dir: Path) -> dict[str, str]:
-    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
-    env = {f"IVR_{n}_PORT": str(free_port()) for n in names}
-    env |= {"IVR_STATE_DIR": str(state_dir), "IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0"}
-    env["IVR_MAX_CALLS_PER_S"] = "0"
-    return env
+CAPS_OFF = {"IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0", "IVR_MAX_CALLS_PER_S": "0"}
 
 
 @contextlib.contextmanager
-def running_stack(config: str) -> Iterator[Settings]:
-    """A stack of its own for one configuration, stopped (by pid) and removed afterwards."""
-    work = Path(tempfile.mkdtemp(prefix="ivr-capacity-"))
+def own_stack(
+    prefix: str, extra: dict[str, str], prepare: Callable[[Settings], None] = lambda _s: None
+) -> Iterator[Settings]:
+    """A stack of its own (fresh state dir, free ports, `extra` settings, `prepare` before
+    `up`), stopped (by pid) and removed afterwards; the soak benchmark's too."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     saved = dict(os.environ)
-    os.environ.update(_env(work / "state"))  # the stack's children read the same environment
+    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
+    os.environ.update({f"IVR_{n}_PORT": str(free_port()) for n in names})
+    os.environ["IVR_STATE_DIR"] = str(work / "state")  # the stack's children read it too
+    os.environ.update(extra)
     os.environ.pop("IVR_REDIS_URL", None)
     os.environ.pop("IVR_DATABASE_URL", None)
     settings = Settings.from_env()
     try:
-        local = floor.dialplan()
-        if config == "c":
-            from benchmarks.classic import install  # noqa: PLC0415 (only (c) needs it)
-
-            install.install(settings)
-            local += install.dialplan(CLASSIC_DID)
-        etc = settings.state_dir / "asterisk" / "etc"
-        etc.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(etc / "extensions_local.conf", local)
+        prepare(settings)
         stack.up(settings)
         yield settings
     finally:
@@ -75,6 +68,23 @@ def running_stack(config: str) -> Iterator[Settings]:
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _reference_dialplans(settings: Settings, config: str) -> None:
+    local = floor.dialplan()
+    if config == "c":
+        from benchmarks.classic import install  # noqa: PLC0415 (only (c) needs it)
+
+        install.install(settings)
+        local += install.dialplan(CLASSIC_DID)
+    etc = settings.state_dir / "asterisk" / "etc"
+    etc.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private(etc / "extensions_local.conf", local)
+
+
+def running_stack(config: str) -> contextlib.AbstractContextManager[Settings]:
+    """A stack of its own for one configuration, with no call caps (its own limit shows)."""
+    return own_stack("ivr-capacity-", CAPS_OFF, lambda s: _reference_dialplans(s, config))
 
 
 def _p95(values: list[float]) -> float:

@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import redis
 
+from benchmarks.capacity import own_stack
 from ivr.config.settings import Settings
-from ivr.deploy import probes, procs, stack
+from ivr.deploy import probes, procs
 from ivr.ops.ami import list_channels
 from ivr.tools import plan, testrange
-from loadgen.ports import free_port
 from loadgen.runner import run_load
 
 FIGURES = ("agi_rss_mb", "agi_fds", "agi_lag_ms", "asterisk_rss_mb", "asterisk_channels",
@@ -184,34 +181,13 @@ class Sampler:
         )  # fmt: skip
 
 
-@contextlib.contextmanager
-def soak_stack() -> Iterator[Settings]:
-    """A stack of its own (fresh state dir, free ports, defaults), removed afterwards."""
-    work = Path(tempfile.mkdtemp(prefix="ivr-soak-"))
-    saved = dict(os.environ)
-    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
-    os.environ.update({f"IVR_{n}_PORT": str(free_port()) for n in names})
-    os.environ["IVR_STATE_DIR"] = str(work / "state")
-    os.environ.pop("IVR_REDIS_URL", None)
-    os.environ.pop("IVR_DATABASE_URL", None)
-    settings = Settings.from_env()
-    try:
-        stack.up(settings)
-        yield settings
-    finally:
-        stack.down(settings)
-        os.environ.clear()
-        os.environ.update(saved)
-        shutil.rmtree(work, ignore_errors=True)
-
-
 def run(minutes: float, rate: float, every_s: float = 60.0, warmup_s: float = 60.0,
         out: Path | None = None) -> Soak:  # fmt: skip
     calls = int(minutes * 60 * rate)
     callers = plan.test_numbers(calls)
     keys = plan.load_schedule("24681357")
     soak = Soak(rate=rate, warmup_s=warmup_s, load_s=minutes * 60)
-    with soak_stack() as settings:
+    with own_stack("ivr-soak-", {}) as settings:  # as shipped: caps and limits on
         assert probes.http_status(settings.metrics_host, settings.metrics_port, "/healthz") == 200
         testrange.import_numbers(settings, callers)
         sampler = Sampler(settings, set(callers))

@@ -38,23 +38,15 @@ async def test_drain_refuses_new_calls_and_lets_the_live_one_finish(
 
 
 async def test_drain_is_bounded_and_cancels_what_is_left(make_server: ServerFactory) -> None:
-    started, cancelled = asyncio.Event(), asyncio.Event()
+    async def waits_for_a_key(call: AgiCall) -> None:
+        await call.command("WAIT FOR DIGIT", -1)  # Asterisk never answers it
 
-    async def handler(call: AgiCall) -> None:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    server = await make_server({"tmp-password": handler})
-    await FakeAsterisk.connect(server.port, env_bytes())
-    await asyncio.wait_for(started.wait(), WAIT)
-    left = await asyncio.wait_for(server.close(drain_s=0.2), WAIT)
-    assert left == 1
-    assert cancelled.is_set()
+    server = await make_server({"tmp-password": waits_for_a_key})
+    fake = await FakeAsterisk.connect(server.port, env_bytes())
+    assert await fake.line() == 'WAIT FOR DIGIT "-1"'
+    assert await asyncio.wait_for(server.close(drain_s=0.2), WAIT) == 1  # cancelled at 0.2 s
     assert server.active_calls == 0
+    await fake.expect_eof()
 
 
 async def test_drain_with_no_call_returns_at_once(make_server: ServerFactory) -> None:

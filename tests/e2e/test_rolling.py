@@ -20,7 +20,7 @@ import pytest
 
 from loadgen.sipp import CallSpec, run_call
 from tests.e2e.test_calls import full
-from tests.e2e.test_cluster import _call_ends, _plan, _store_env, _verify_all
+from tests.e2e.test_cluster import _call_ends, _plan, _store_env, _verify_all, password
 from tests.stackutil import Stack, free_port
 
 pytestmark = pytest.mark.e2e
@@ -32,10 +32,6 @@ AFTER_S = 3.0  # calls keep coming this long after the upgrade
 
 def number(i: int) -> str:
     return f"0620{i:06d}"
-
-
-def password(i: int) -> str:
-    return f"{(i * 4099 + 31415926) % 100000000:08d}"
 
 
 @pytest.fixture(scope="module")
