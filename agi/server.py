@@ -173,16 +173,15 @@ class AgiServer:
         log.info("agi.listening", host=self.host, port=self.port, scripts=self.registry.scripts)
         return self.port
 
-    async def serve_forever(self) -> None:
-        if self._server is None:
-            await self.start()
-        assert self._server is not None
-        await self._server.serve_forever()
-
-    async def close(self) -> None:
-        """Stop accepting, cancel the calls in progress and wait for them to end."""
+    async def close(self, drain_s: float = 0.0) -> int:
+        """Stop accepting (a new call gets "connection refused": the dialplan tries the next
+        server); with drain_s (SIGTERM) the calls in progress may finish for that long. Then
+        cancel what is left and wait for it; returns how many calls that was."""
         if self._server is not None:
-            self._server.close()
+            self._server.close()  # the listening socket only: live calls go on
+        if drain_s > 0 and self._tasks:
+            log.info("agi.draining", calls=len(self._tasks), timeout_s=drain_s)
+            await asyncio.wait(list(self._tasks), timeout=drain_s)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -190,6 +189,7 @@ class AgiServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        return len(tasks)
 
     @property
     def listening(self) -> bool:

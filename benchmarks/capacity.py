@@ -27,7 +27,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,43 +91,59 @@ def _pin_media(settings: Settings) -> None:
         raise SystemExit("benchmarks.capacity --pin: Asterisk is not running")
 
 
-def _env(state_dir: Path) -> dict[str, str]:
-    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
-    env = {f"IVR_{n}_PORT": str(free_port()) for n in names}
-    env |= {"IVR_STATE_DIR": str(state_dir), "IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0"}
-    env["IVR_MAX_CALLS_PER_S"] = "0"
-    return env
+CAPS_OFF = {"IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0", "IVR_MAX_CALLS_PER_S": "0"}
 
 
 @contextlib.contextmanager
-def running_stack(config: str, pinned: bool = False) -> Iterator[Settings]:
-    """A stack of its own for one configuration, stopped (by pid) and removed afterwards."""
-    work = Path(tempfile.mkdtemp(prefix="ivr-capacity-"))
+def own_stack(
+    prefix: str, extra: dict[str, str], prepare: Callable[[Settings], None] = lambda _s: None
+) -> Iterator[Settings]:
+    """A stack of its own (fresh state dir, free ports, `extra` settings, `prepare` before
+    `up`), stopped (by pid) and removed afterwards; the soak benchmark's too."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     saved = dict(os.environ)
-    os.environ.update(_env(work / "state"))  # the stack's children read the same environment
+    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
+    os.environ.update({f"IVR_{n}_PORT": str(free_port()) for n in names})
+    os.environ["IVR_STATE_DIR"] = str(work / "state")  # the stack's children read it too
+    os.environ.update(extra)
     os.environ.pop("IVR_REDIS_URL", None)
     os.environ.pop("IVR_DATABASE_URL", None)
     settings = Settings.from_env()
     try:
-        local = floor.dialplan()
-        if config == "c":
-            from benchmarks.classic import install  # noqa: PLC0415 (only (c) needs it)
-
-            install.install(settings)
-            local += install.dialplan(CLASSIC_DID)
-        etc = settings.state_dir / "asterisk" / "etc"
-        etc.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(etc / "extensions_local.conf", local)
+        prepare(settings)
         stack.up(settings)
-        if pinned:
-            _pin_media(settings)
         yield settings
     finally:
         stack.down(settings)
         os.environ.clear()
         os.environ.update(saved)
-        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _reference_dialplans(settings: Settings, config: str) -> None:
+    local = floor.dialplan()
+    if config == "c":
+        from benchmarks.classic import install  # noqa: PLC0415 (only (c) needs it)
+
+        install.install(settings)
+        local += install.dialplan(CLASSIC_DID)
+    etc = settings.state_dir / "asterisk" / "etc"
+    etc.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private(etc / "extensions_local.conf", local)
+
+
+@contextlib.contextmanager
+def running_stack(config: str, pinned: bool = False) -> Iterator[Settings]:
+    """A stack of its own for one configuration, with no call caps (its own limit shows);
+    with ``pinned``, Asterisk alone on the media core."""
+    prepare = lambda s: _reference_dialplans(s, config)  # noqa: E731
+    with own_stack("ivr-capacity-", CAPS_OFF, prepare) as settings:
+        try:
+            if pinned:
+                _pin_media(settings)
+            yield settings
+        finally:
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
 
 
 def _p95(values: list[float]) -> float:

@@ -61,7 +61,11 @@ def _deployment(sub: Any) -> None:
     p.add_argument("action", choices=["up", "down", "status"])
     p.set_defaults(func=lazy("ivr.deploy.lifecycle:stack"))
     p = sub.add_parser("cluster", help="the scale-out topology (Kamailio, N Asterisk…)")
-    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument(
+        "action", choices=["up", "down", "status", "restart", "upgrade"],
+        help="restart NODE / upgrade: one node / every node in turn, no call lost",
+    )  # fmt: skip
+    p.add_argument("node", nargs="?", help="restart: agi-0, asterisk-1, redis-0, kamailio…")
     p.add_argument("--topology", help="JSON topology file (default: built-in)")
     p.set_defaults(func=lazy("ivr.deploy.lifecycle:cluster"))
     p = sub.add_parser("agi-link", help="the FastAGI link to another host, in TLS (stunnel)")

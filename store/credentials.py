@@ -29,12 +29,11 @@ from store import keys, scripts
 from store.audit import AuditEntry, read_audit
 from store.kdf import Argon2idParams, derive_async, matches, new_salt
 from store.records import TpwRecord
-from store.redisconn import text, unavailable_on_error
+from store.redisconn import confirm_replicas, run_script, text, unavailable_on_error
 from store.types import (
     PASSWORD_LENGTH,
     Prepared,
     StoreError,
-    StoreUnavailable,
     Unit,
     VerifyOutcome,
 )
@@ -120,7 +119,12 @@ class CredentialStore:
         named = self._keys(number)
         record_keys = source.key_list(**{name: named[name] for name in source.keys})
         argv = source.arg_list(now_ms=now_ms, number=number, **args, **self._tail)
-        return await self._scripts[source](keys=record_keys, args=argv, client=client)
+        return await self._script(source, record_keys, argv, client)
+
+    async def _script(
+        self, source: scripts.Script, keys: list[str], argv: list[str], client: Redis | None
+    ) -> Any:
+        return await run_script(self._scripts[source], keys, argv, client)
 
     async def prepare(self, password: str) -> Prepared:
         """The salt and verifier of a new temporary password: the slow part of a set, which
@@ -188,19 +192,7 @@ class CredentialStore:
                 await self._confirm(conn, "set_temporary")
 
     async def _confirm(self, conn: Redis, what: str) -> None:
-        """With `replicas`: StoreUnavailable unless that many replicas hold conn's writes.
-
-        A write the replicas did not confirm may survive on this primary or vanish at the
-        next failover: its fate is unknown, so it is never reported as done.
-        """
-        if not self._replicas:
-            return
-        acked = await conn.execute_command("WAIT", self._replicas, self._replica_timeout_ms)
-        if int(acked) < self._replicas:
-            raise StoreUnavailable(
-                f"{what}: {acked} of {self._replicas} replicas confirmed the write"
-                f" within {self._replica_timeout_ms} ms"
-            )
+        await confirm_replicas(conn, self._replicas, self._replica_timeout_ms, what)
 
     async def _write_set(
         self, conn: Redis, number: str, contract_number: str, fields: dict[str, str]
@@ -218,12 +210,13 @@ class CredentialStore:
             kdf=kdfs.to_json(self.kdf),
             **fields,
         )
-        await self._scripts[scripts.UNIT](
-            keys=scripts.UNIT.key_list(contract_key=keys.contract(contract_number)),
-            args=scripts.UNIT.arg_list(
+        await self._script(
+            scripts.UNIT,
+            scripts.UNIT.key_list(contract_key=keys.contract(contract_number)),
+            scripts.UNIT.arg_list(
                 unit=fields["unit"], at_ms=now, number=number, call_id=fields["call_id"]
             ),
-            client=conn,
+            conn,
         )
 
     async def verify(self, number: str, password: str, *, actor: str = "web") -> VerifyOutcome:

@@ -7,6 +7,7 @@ site follow the new primary by themselves (redis-py's Sentinel support).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -21,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from store.types import StoreUnavailable
 
 TIMEOUT_S = 5.0
+RETRIES = 5  # on a connection error, after a failover (failover_retry)
 SENTINEL_SCHEME = "redis+sentinel"
 
 
@@ -65,20 +68,40 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int]:
     return hosts, path[0], int(path[1]) if len(path) == 2 else 0
 
 
+class NotExecuted(RedisConnectionError):
+    """The primary refused the command unrun: it was demoted (READONLY) or has no replica to
+    write to (NOREPLICAS). Safe to send again once the Sentinels name the primary anew."""
+
+
 class _FencedConnection(SentinelManagedConnection):
-    """A primary that refuses writes for want of replicas (NOREPLICAS) is most likely an
-    old one, cut off or just resumed, that the Sentinels replaced: the connection is
-    dropped, so the next one asks the Sentinels again (as redis-py does on READONLY).
-    Without this, idle pooled connections keep failing until the old primary is demoted."""
+    """A connection to the primary the Sentinels name, asked again on every reconnect.
+
+    A primary that refuses writes for want of replicas (NOREPLICAS) is most likely an old
+    one, cut off or just resumed, that the Sentinels replaced; a demoted one answers
+    READONLY. Either way the connection is dropped and NotExecuted raised, so the store may
+    send the command again, and the reconnect asks the Sentinels (redis-py 8.x re-resolves
+    only for new pooled connections, so a reconnect would find the demoted primary again).
+    """
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if not self.is_connected and self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super().connect_check_health(check_health, retry_socket_connect)
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().read_response(*args, **kwargs)
         except ResponseError as exc:
-            if not str(exc).startswith("NOREPLICAS"):
+            if not str(exc).startswith(("NOREPLICAS", "READONLY")):
                 raise
             await self.disconnect()
-            raise RedisConnectionError("the primary has no replica to write to") from None
+            raise NotExecuted(f"the primary refused: {str(exc).split()[0]}") from None
+        except RedisConnectionError as exc:
+            if "previous master is now a slave" in str(exc):  # redis-py's READONLY
+                raise NotExecuted("the primary refused: READONLY") from None
+            raise
 
 
 def connect_sentinel(
@@ -96,6 +119,37 @@ def connect_sentinel(
         service, db=db, health_check_interval=30, decode_responses=False,
         connection_class=_FencedConnection,
     )  # fmt: skip
+
+
+_NOT_EXECUTED_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+async def run_script(script: AsyncScript, keys: list[str], argv: list[str], client: Any) -> Any:
+    """One script; sent again while the primary refuses it unrun (NotExecuted: demoted, or
+    no replica to write to), about 1.5 s in all, so a failover or a handover costs a caller
+    a moment. Only then: a connection lost after sending (the script may have run) or a
+    WAIT's reply is never retried, so an unknown outcome stays a store error."""
+    for delay in _NOT_EXECUTED_BACKOFF_S:
+        try:
+            return await script(keys=keys, args=argv, client=client)
+        except NotExecuted:
+            await asyncio.sleep(delay)  # the Sentinels announce the new primary meanwhile
+    return await script(keys=keys, args=argv, client=client)
+
+
+async def confirm_replicas(conn: aioredis.Redis, replicas: int, timeout_ms: int, what: str) -> None:
+    """With replicas: StoreUnavailable unless that many replicas hold conn's writes (WAIT).
+
+    A write the replicas did not confirm may survive on this primary or vanish at the next
+    failover: its fate is unknown, so it is never reported as done.
+    """
+    if not replicas:
+        return
+    acked = await conn.execute_command("WAIT", replicas, timeout_ms)
+    if int(acked) < replicas:
+        raise StoreUnavailable(
+            f"{what}: {acked} of {replicas} replicas confirmed the write within {timeout_ms} ms"
+        )
 
 
 @contextmanager

@@ -114,11 +114,11 @@ def up(settings: Settings, topology_file: Path | None = None, timeout_s: float =
         read_or_create(c.dir / "agi-secret")
         load_or_create(c.dir / "pepper")
         migrate(plan.database_url)
-        _up_store(c, timeout_s)
+        up_store(c, timeout_s)
         for j in range(len(plan.agi)):
-            _up_agi(c, j, timeout_s)
+            up_agi(c, j, timeout_s)
         for i in range(len(plan.asterisk)):
-            _up_asterisk(c, i, timeout_s)
+            up_asterisk(c, i, timeout_s)
         kamailio.up(plan, c.dir, timeout_s, trusted=settings.sip_trusted,
                     public_host=settings.sip_host, peers_file=settings.sip_peers_file)  # fmt: skip
     except BaseException:
@@ -131,7 +131,7 @@ def _running(name: str, run_dir: Path) -> bool:
     return procs.running_pid(name, run_dir=run_dir) is not None
 
 
-def _up_store(c: Cluster, timeout_s: float) -> None:
+def up_store(c: Cluster, timeout_s: float) -> None:
     password = c.password()
     primary = redis_ha.current_primary(c.plan.sentinels, password)
     for i, port in enumerate(c.plan.redis):
@@ -186,7 +186,7 @@ def _up_store(c: Cluster, timeout_s: float) -> None:
         raise stack.StackError("the store did not settle (replicas, Sentinels); see logs/")
 
 
-def _up_agi(c: Cluster, j: int, timeout_s: float) -> None:
+def up_agi(c: Cluster, j: int, timeout_s: float) -> None:
     settings = Settings.from_env(c.agi_env(j))
     run_dir = settings.state_dir / "run"
     if _running("agi", run_dir):
@@ -206,7 +206,7 @@ def _up_agi(c: Cluster, j: int, timeout_s: float) -> None:
     )
 
 
-def _up_asterisk(c: Cluster, i: int, timeout_s: float) -> None:
+def up_asterisk(c: Cluster, i: int, timeout_s: float) -> None:
     layout = stack.Layout(Settings.from_env(c.asterisk_env(i)))
     if _running("asterisk", layout.run_dir):
         return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+import subprocess
 from pathlib import Path
 
 from dialplan import render as dialplan
@@ -96,7 +98,7 @@ def up(
             "ping_from": "sip:dispatcher@127.0.0.1",
             "probe_interval_s": str(t.probe_interval_s),
             "pike_density": str(t.pike_density),
-            "ctl_socket": str(kdir / "run" / "kamailio_ctl"),
+            "ctl_socket": str(ctl_socket(state_dir)),
         }
     )
     write_private(kdir / "kamailio.cfg", cfg)
@@ -122,3 +124,28 @@ def up(
         ready=ok,
         timeout_s=timeout_s,
     )
+
+
+def ctl_socket(state_dir: Path) -> Path:
+    return state_dir / "kamailio" / "run" / "ctl.sock"
+
+
+def _kamcmd(state_dir: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["kamcmd", "-s", f"unix:{ctl_socket(state_dir)}", *args],
+        capture_output=True, text=True, timeout=10, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise stack.StackError(f"kamcmd {args[0]}: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout
+
+
+def set_node_state(state_dir: Path, uri: str, state: str) -> None:
+    """ "d": disabled (no new call, not even probed); "a": active again."""
+    _kamcmd(state_dir, "dispatcher.set_state", state, "1", uri)
+
+
+def node_flags(state_dir: Path) -> dict[str, str]:
+    """{node URI: dispatcher flags} (AP: active and probed, DX: disabled, IP: down)."""
+    text = _kamcmd(state_dir, "dispatcher.list")
+    return dict(re.findall(r"URI: (\S+)\s+FLAGS: (\S+)", text))

@@ -50,10 +50,12 @@ def stack(args: argparse.Namespace) -> int:
 
 
 def cluster(args: argparse.Namespace) -> int:
-    """`ivrctl cluster up|down|status` (docs/scale-out.md)."""
+    """`ivrctl cluster up|down|status|restart NODE|upgrade` (docs/scale-out.md, operations.md)."""
     from ivr.deploy import cluster as cluster_mod  # noqa: PLC0415 (stack commands skip it)
 
     settings = Settings.from_env()
+    if args.action in ("restart", "upgrade"):
+        return _rolling(settings, args.action, args.node)
     topology = args.topology or os.environ.get("IVR_CLUSTER_TOPOLOGY")
     return _lifecycle(
         "cluster",
@@ -83,6 +85,22 @@ def agi_link(args: argparse.Namespace) -> int:
         lambda: link.status(settings),
         lambda line: " running " in line,
     )
+
+
+def _rolling(settings: Settings, action: str, node: str | None) -> int:
+    """`cluster restart NODE` / `cluster upgrade`: one line per step, exit 1 on a failure."""
+    from ivr.deploy import rolling  # noqa: PLC0415
+
+    if (action == "restart") != (node is not None):
+        print("ivrctl cluster: restart takes one NODE, upgrade none", file=sys.stderr)
+        return 2
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    try:
+        rolling.restart(settings, node, say) if node else rolling.upgrade(settings, say)
+    except StackError as exc:
+        print(f"cluster {action} failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run(settings: Settings, after_up: Callable[[Settings], list[str]]) -> int:

@@ -38,7 +38,8 @@ def node_argv(
     answering verifies from a state a promoted replica no longer shares.
     """
     private_dir(data_dir)
-    extra = f"masterauth {password}\n"
+    # A restarted replica's full sync starts at once (the default waits 5 s for others).
+    extra = f"masterauth {password}\nrepl-diskless-sync-delay 0\n"
     extra += f"min-replicas-to-write {min_replicas}\nmin-replicas-max-lag {max_lag_s}\n"
     if replica_of is not None:
         extra += f"replicaof {replica_of[0]} {replica_of[1]}\n"
@@ -127,3 +128,41 @@ def sentinels_agree(port: int, password: str, sentinels: int, replicas: int) -> 
         int(master.get("num-other-sentinels", 0)) >= sentinels - 1
         and int(master.get("num-slaves", 0)) >= replicas
     )
+
+
+def replicas_in_sync(port: int, password: str, replicas: int, *, whole: bool = False) -> bool:
+    """The primary at port streams to this many replicas, each past its full sync (online)
+    and at most a second behind; with `whole` (writes paused), holding the whole stream
+    (replicas report their offset every second): one of them can take over."""
+    client = _client(port, password)
+    try:
+        info = client.info("replication")
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+    offset = int(info.get("master_repl_offset", 0))
+    links = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+    online = [
+        r for r in links
+        if r.get("state") == "online" and int(r.get("lag", 99)) <= 1
+        and (not whole or int(r.get("offset", -1)) >= offset)
+    ]  # fmt: skip
+    return info.get("role") == "master" and len(online) >= replicas
+
+
+def sentinels_name(ports: list[int], password: str, addr: tuple[str, int]) -> bool:
+    """Every Sentinel's table (what clients resolve the primary from) names addr, with no
+    failover in progress: a client connecting now reaches it."""
+    for port in ports:
+        client = _client(port, password)
+        try:
+            master = client.sentinel_master(SERVICE, return_responses=True)
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        flags = str(master.get("flags", ""))
+        if (str(master.get("ip")), int(master.get("port", 0))) != addr or "failover" in flags:
+            return False
+    return True

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 
@@ -38,6 +38,7 @@ class Admission:
         self.tick_s = tick_s
         self.in_progress = 0
         self.lag_s = 0.0  # how late the last tick ran
+        self.recent_lags: deque[float] = deque(maxlen=100)  # the last 10 s of ticks (gauge)
         self._clock = clock
         self._tokens = self.burst
         self._refilled = clock()
@@ -62,6 +63,7 @@ class Admission:
             start = time.monotonic()
             await asyncio.sleep(self.tick_s)
             self.lag_s = max(0.0, time.monotonic() - start - self.tick_s)
+            self.recent_lags.append(self.lag_s)
 
 
 class RecentCalls:

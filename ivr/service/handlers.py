@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from agi.server import AgiCall
 from ivr.agi_channel import AgiChannel
+from ivr.config import variables as var
 from ivr.flow.call import run_call
 from ivr.flow.callerid import normalise
 from ivr.flow.calllog import log_call_end
@@ -106,8 +107,9 @@ def tmp_password(service: Service):
 
 def call_end(service: Service):
     """agi_arg_2: the main AGI's status ("" when it never ran); agi_arg_3: the call's ms so
-    far; agi_arg_4: the DID; agi_arg_5: non-empty when a server refused the call at its cap
-    (agi_arg_1 is the shared secret)."""
+    far; agi_arg_4: the DID; agi_arg_5: non-empty when a server refused the call at its cap;
+    agi_arg_6: the step the flow announced (agi_arg_1 is the shared secret). Main status
+    LOST: the caller was answered, then the flow's server died."""
 
     async def handle(call: AgiCall) -> None:
         env = call.env
@@ -116,7 +118,9 @@ def call_end(service: Service):
             return
         service.seen.add(env.uniqueid)
         main_status, busy = env.get("agi_arg_2"), bool(env.get("agi_arg_5"))
-        outcome = Outcome.ERROR_INTERNAL if main_status == "FAILURE" else Outcome.ABANDONED
+        lost = main_status == var.AGI_LOST  # answered, then its server died: at agi_arg_6
+        failed = main_status == "FAILURE" or lost
+        outcome = Outcome.ERROR_INTERNAL if failed else Outcome.ABANDONED
         if busy and main_status == "FAILURE":
             outcome = Outcome.REJECTED_CAPACITY
         raw = env.callerid
@@ -126,7 +130,15 @@ def call_end(service: Service):
             duration_ms = 0
         info = CallInfo(call_id=env.uniqueid, caller_raw=raw, did=env.get("agi_arg_4"))
         caller = normalise(raw).number or raw
-        result = CallResult(outcome, Step.CALLER_CHECK, 0, None, None, caller, duration_ms)
+        step = _step(env.get("agi_arg_6")) if lost else Step.CALLER_CHECK
+        result = CallResult(outcome, step, 0, None, None, caller, duration_ms, answered=lost)
         service.call_ended(info, result, counted=outcome is Outcome.REJECTED_CAPACITY)
 
     return handle
+
+
+def _step(name: str) -> Step:
+    try:
+        return Step(name)
+    except ValueError:
+        return Step.CALLER_CHECK

@@ -29,6 +29,7 @@ class MetricsServer:
     host: str = "127.0.0.1"
     port: int = 9464
     checks: dict[str, tuple[HealthCheck, float]] = field(default_factory=dict)
+    draining: str | None = None  # why the server is going away: /healthz 503 says so
     _server: asyncio.Server | None = None
 
     def add_check(self, name: str, check: HealthCheck, timeout_s: float = CHECK_TIMEOUT_S) -> None:
@@ -51,6 +52,8 @@ class MetricsServer:
             self._server = None
 
     async def health(self) -> tuple[int, dict[str, str]]:
+        if self.draining is not None:  # a balancer stops sending; the live calls go on
+            return 503, {"status": "draining", "reason": self.draining}
         results = await asyncio.gather(
             *(self._run_check(name, check, t) for name, (check, t) in self.checks.items())
         )

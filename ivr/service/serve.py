@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 import uvloop
+from prometheus_client import Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
 from agi.server import AgiServer, Registry
@@ -103,6 +104,10 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
     http.add_check("redis", redis.ping)
     http.add_check("directory", lambda: asyncio.to_thread(directory.ping))
     http.add_check("agi_listener", lambda: _true(server.listening))
+    Gauge(
+        "ivr_event_loop_lag_seconds", "Worst lag of the event loop's 0.1 s tick over 10 s",
+        registry=metrics.registry,
+    ).set_function(lambda: max(admission.recent_lags, default=0.0))  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_log_loop_error)
@@ -118,6 +123,10 @@ async def serve(settings: Settings, *, stdout: bool = True) -> None:
         await http.start()
         structlog.get_logger().info("metrics.listening", host=http.host, port=http.port)
         await stop.wait()
+        # SIGTERM: drain. New calls go to the next server; the live ones end on their own,
+        # within the longest a call may last (then the backstop cancels what is left).
+        http.draining = f"stopping: {server.active_calls} calls to finish"
+        await server.close(drain_s=server.max_call_s)
     finally:
         lag.cancel()
         with contextlib.suppress(asyncio.CancelledError):
