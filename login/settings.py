@@ -46,6 +46,8 @@ class ApiSettings:
     number_refill_s: float = 20.0  # IVR_API_NUMBER_REFILL_S: one more attempt every … s
     client_rate: float = 50.0  # IVR_API_CLIENT_RATE: requests a second per client (0: off)
     client_burst: int = 100  # IVR_API_CLIENT_BURST
+    redis_replicas: int = 0  # IVR_REDIS_REPLICAS: replicas that must confirm a count or a change
+    redis_replica_timeout_ms: int = 1000  # IVR_REDIS_REPLICA_TIMEOUT_MS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -73,6 +75,10 @@ class ApiSettings:
             or cls.number_refill_s,
             client_rate=_number(env, "IVR_API_CLIENT_RATE", cls.client_rate),
             client_burst=max(1, int(_number(env, "IVR_API_CLIENT_BURST", cls.client_burst, int))),
+            redis_replicas=int(_number(env, "IVR_REDIS_REPLICAS", 0, int)),
+            redis_replica_timeout_ms=max(
+                1, int(_number(env, "IVR_REDIS_REPLICA_TIMEOUT_MS", 1000, int))
+            ),
         )
 
 

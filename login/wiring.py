@@ -47,7 +47,12 @@ async def connect_all(
     redis = connect(settings.redis_url, password=redis_password(settings.redis_password_file))
     directory = Directory.from_url(settings.database_url)
     try:
-        store = AccountStore(redis, load(settings.pepper_file))
+        store = AccountStore(  # a failover keeps the counts exact (docs/scale-out.md)
+            redis,
+            load(settings.pepper_file),
+            replicas=settings.redis_replicas,
+            replica_timeout_ms=settings.redis_replica_timeout_ms,
+        )
         per_number, per_client = limits(settings)
         limiter = RateLimiter(redis, per_number=per_number, per_client=per_client)
         service = LoginService(store, limiter, metrics, AsyncDirectory(directory))

@@ -20,6 +20,7 @@ from ivr.config.secret_files import private_dir, read_or_create, write_private
 from ivr.config.settings import Settings
 from ivr.deploy import kamailio, probes, procs, redis_ha, stack
 from ivr.deploy.cluster_plan import PLAN_FILE, Plan, Topology, new_database_name
+from login.settings import api_address
 from store.db import create_database, drop_database
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # the machine's server
@@ -121,6 +122,7 @@ def up(settings: Settings, topology_file: Path | None = None, timeout_s: float =
             up_asterisk(c, i, timeout_s)
         kamailio.up(plan, c.dir, timeout_s, trusted=settings.sip_trusted,
                     public_host=settings.sip_host, peers_file=settings.sip_peers_file)  # fmt: skip
+        up_api(c, timeout_s)
     except BaseException:
         down(settings)
         raise
@@ -206,6 +208,22 @@ def up_agi(c: Cluster, j: int, timeout_s: float) -> None:
     )
 
 
+def up_api(c: Cluster, timeout_s: float) -> None:
+    """The login service on the cluster's store, on IVR_API_HOST:IVR_API_PORT (docs/api.md)."""
+    env = {**os.environ, **c.shared_env(), "IVR_STATE_DIR": str(c.dir / "api"),
+           "IVR_API_TOKENS_FILE": str(c.dir / "api-tokens")}  # fmt: skip
+    run_dir = c.dir / "api" / "run"
+    if _running("api", run_dir):
+        return
+    for d in (c.dir / "api", c.dir / "api" / "logs", run_dir):
+        private_dir(d)
+    host, port = api_address(env)
+    ok = lambda: probes.http_status(host, port, "/healthz") == 200  # noqa: E731
+    argv = [sys.executable, "-m", "login", "--quiet"]
+    log = c.dir / "api" / "logs" / "api.out"
+    stack.launch("api", argv, run_dir=run_dir, log=log, ready=ok, timeout_s=timeout_s, env=env)
+
+
 def up_asterisk(c: Cluster, i: int, timeout_s: float) -> None:
     layout = stack.Layout(Settings.from_env(c.asterisk_env(i)))
     if _running("asterisk", layout.run_dir):
@@ -247,6 +265,8 @@ def _components(c: Cluster) -> list[tuple[str, Path, str]]:
         for i, a in enumerate(p.asterisk)
     ]
     out.append(("kamailio", c.run_dir, f"kamailio sip:127.0.0.1:{p.sip_port}"))
+    host, port = api_address({**os.environ, "IVR_STATE_DIR": str(c.dir / "api")})
+    out.append(("api", c.dir / "api" / "run", f"api http://{host}:{port}/v1"))
     return out
 
 
