@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -277,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     shares = mc.parse_shares(args.shares)
     counts = mc.split_calls(max(len(shares), round(args.rate * args.duration)), shares)
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     if args.target:
         settings = Settings.from_env()
         mix = measure(settings, counts, args.rate, target=args.target)
@@ -286,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
             mix = measure(settings, counts, args.rate)
             solo = solo_runs(settings, list(counts), args.solo_calls, args.rate, None)
     cores = "Asterisk pinned alone to core 0, the rest on the others" if args.pin else "shared"
-    print(f"mix of {mix.calls} calls at {args.rate:g}/s over {args.duration:g} s; cores: {cores}")
+    print(f"mix of {mix.calls} calls at {args.rate:g}/s over {args.duration:g} s; nproc"
+          f" {os.cpu_count()}, cores {cores}; 1-min load {load_before:.1f} before,"
+          f" {os.getloadavg()[0]:.1f} after")  # fmt: skip
     print(table(mix, solo if args.solo_calls else {}))
     return 0 if mix.behaved else 1
 
