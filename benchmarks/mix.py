@@ -19,7 +19,6 @@ mix's total rate) for its own figures, the stack's idle CPU over that time taken
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import sys
@@ -36,7 +35,7 @@ from benchmarks import mix_classes as mc
 from benchmarks.capacity import running_stack
 from ivr.config.settings import Settings
 from ivr.tools import cpu, testrange
-from ivr.tools.load import LoadResult, goodbye_seconds, parse_target
+from ivr.tools.load import LoadResult, goodbye_seconds, log_records, parse_target
 from ivr.tools.plan import DEFAULT_DID
 from loadgen.runner import SippRun, run_load
 
@@ -45,19 +44,7 @@ def read_calls(path: Path, offset: int, callers: set[str]) -> dict[str, dict[str
     """Each caller's `call.end` after ``offset``, with its call's strikes as (step, reason)."""
     ends: dict[str, dict[str, Any]] = {}
     strikes: dict[str, list[tuple[str, str]]] = {}
-    try:
-        with path.open("rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return ends
-    for raw in data.splitlines():
-        try:
-            rec = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(rec, dict):
-            continue
+    for rec in log_records(path, offset):
         if rec.get("event") == "call.strike":
             strikes.setdefault(str(rec.get("call_id")), []).append((rec["step"], rec["reason"]))
         elif rec.get("event") == "call.end" and rec.get("caller") in callers:

@@ -18,6 +18,7 @@ import tempfile
 import time
 import wave
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,24 +41,30 @@ def parse_target(text: str | None, settings: Settings) -> tuple[str, int, bool]:
     return host, int(port), local
 
 
-def read_log(path: Path, offset: int, callers: set[str]) -> dict[str, dict[str, Any]]:
-    """`call.end` records of these callers written after ``offset``, by caller."""
-    out: dict[str, dict[str, Any]] = {}
+def log_records(path: Path, offset: int) -> Iterator[dict[str, Any]]:
+    """The call log's JSON records written after ``offset`` (a line cut short is skipped)."""
     try:
         with path.open("rb") as f:
             f.seek(offset)
             data = f.read()
     except FileNotFoundError:
-        return out
+        return
     for raw in data.splitlines():
         try:
             rec = json.loads(raw)
         except ValueError:
             continue
-        if isinstance(rec, dict) and rec.get("event") == "call.end":
-            if rec.get("caller") in callers:
-                out[rec["caller"]] = rec
-    return out
+        if isinstance(rec, dict):
+            yield rec
+
+
+def read_log(path: Path, offset: int, callers: set[str]) -> dict[str, dict[str, Any]]:
+    """`call.end` records of these callers written after ``offset``, by caller."""
+    return {
+        rec["caller"]: rec
+        for rec in log_records(path, offset)
+        if rec.get("event") == "call.end" and rec.get("caller") in callers
+    }
 
 
 def wav_seconds(path: Path) -> float:

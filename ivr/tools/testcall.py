@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -19,34 +18,16 @@ from typing import Any
 
 from ivr.config.settings import Settings
 from ivr.tools import testrange, transcript
-from ivr.tools.load import parse_target
+from ivr.tools.load import log_records, parse_target
 from ivr.tools.plan import group_schedule, parse_keys
 from loadgen.sipp import CallSpec, run_call
-
-
-def _records(log: Path, offset: int) -> list[dict[str, Any]]:
-    try:
-        with log.open("rb") as f:
-            f.seek(offset)
-            raw = f.read()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in raw.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
 
 
 def _find_end(log: Path, offset: int, caller: str, timeout_s: float) -> list[dict[str, Any]]:
     """This call's log records (call.end last), waiting briefly for the call.end line."""
     deadline = time.monotonic() + timeout_s
     while True:
-        recs = _records(log, offset)
+        recs = list(log_records(log, offset))
         ends = [r for r in recs if r.get("event") == "call.end" and r.get("caller") == caller]
         if ends:
             call_id = ends[-1].get("call_id")
