@@ -213,7 +213,7 @@ def _row(name: str, share: str, rate: float, loads: list[LoadResult], cpu_ms: di
     n_ok = sum(1 for r in loads for v in (r.verified or {}).values() if v == "ok")
     offered = sum(r.calls for r in loads)
     return [
-        name, share, f"{rate:.2g}/s", str(offered),
+        name, share, f"{rate:.3g}/s", str(offered),
         str(sum(1 for c in calls if c.answered is not None)), str(n_set), str(n_ok),
         ", ".join(f"{k}: {v}" for k, v in sorted(refusals.items())) or "0",
         _p95([d for r in loads for d in r.completion_delays()]),
@@ -222,10 +222,11 @@ def _row(name: str, share: str, rate: float, loads: list[LoadResult], cpu_ms: di
 
 
 def table(mix: MixResult, solo: dict[str, dict[str, float]]) -> str:
-    """Markdown: one row per class (CPU from its solo run), then the whole mix."""
+    """Markdown: one row per class (the stack's CPU from its solo run), then the whole mix."""
     rows = []
     for name, c in mix.classes.items():
-        cpu_ms = solo.get(name, {"sipp": 1000 * c.load.run.cpu_s / max(1, c.load.calls)})
+        # SIPp: the class's own processes in the mix; the stack's parts: its solo run
+        cpu_ms = {**solo.get(name, {}), "sipp": 1000 * c.load.run.cpu_s / max(1, c.load.calls)}
         share = f"{c.load.calls / max(1, mix.calls):.0%}"
         ok = "yes" if not c.problems else "NO: " + "; ".join(sorted(set(c.problems))[:3])
         rows.append(_row(name, share, c.rate, [c.load], cpu_ms, ok))
