@@ -92,7 +92,7 @@ def _pin_media(settings: Settings) -> None:
 
 
 def _env(state_dir: Path) -> dict[str, str]:
-    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
+    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP", "API")
     env = {f"IVR_{n}_PORT": str(free_port()) for n in names}
     env |= {"IVR_STATE_DIR": str(state_dir), "IVR_MAX_CALLS": "0", "IVR_AGI_MAX_CALLS": "0"}
     env["IVR_MAX_CALLS_PER_S"] = "0"
