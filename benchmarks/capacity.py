@@ -102,7 +102,7 @@ def own_stack(
     `up`), stopped (by pid) and removed afterwards; the soak benchmark's too."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     saved = dict(os.environ)
-    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP")
+    names = ("SIP", "AGI", "AMI", "REDIS", "METRICS", "ASTERISK_HTTP", "API")
     os.environ.update({f"IVR_{n}_PORT": str(free_port()) for n in names})
     os.environ["IVR_STATE_DIR"] = str(work / "state")  # the stack's children read it too
     os.environ.update(extra)

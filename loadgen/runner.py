@@ -19,10 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loadgen.inband import write_inband_pcap
 from loadgen.ports import release_ports, reserve_ports
 from loadgen.rtp_pcap import KeyPress, write_keys_pcap
 from loadgen.scenario import MARK, callers_csv, load_scenario
 from loadgen.sipp import sipp_command
+from loadgen.uac import INFO_TYPES, info_steps
 
 
 @dataclass
@@ -114,17 +116,31 @@ def run_load(
     workdir: Path,
     call_timeout_s: float = 120.0,
     progress: Callable[[dict[str, str], float], None] | None = None,
+    keys_as: str = "rfc4733",
+    tone_ms: int = 70,
 ) -> SippRun:
-    """Place ``len(callers)`` calls at ``rate`` per second; returns when SIPp has exited."""
+    """Place ``len(callers)`` calls at ``rate`` per second; returns when SIPp has exited.
+
+    ``keys_as``: ``rfc4733`` events, ``inband`` μ-law tones of ``tone_ms`` (no
+    telephone-event offered) or an INFO type of loadgen.uac (RTP then carries silence)."""
     if not callers:
         raise ValueError("no callers")
     if rate <= 0:
         raise ValueError("rate must be above 0")
     workdir.mkdir(parents=True, exist_ok=True)
     pcap = workdir / "keys.pcap"
-    write_keys_pcap(pcap, schedule)
+    if keys_as == "inband":
+        write_inband_pcap(pcap, schedule, tone_ms=tone_ms)
+    else:
+        write_keys_pcap(pcap, schedule if keys_as == "rfc4733" else ())
+    info = info_steps(keys_as, schedule) if keys_as in INFO_TYPES else ()
     scenario = workdir / "load.xml"
-    scenario.write_text(load_scenario(did, sip_host, sip_port, pcap, call_timeout_s=call_timeout_s))
+    scenario.write_text(
+        load_scenario(
+            did, sip_host, sip_port, pcap, call_timeout_s=call_timeout_s,
+            events=keys_as == "rfc4733", info=info,
+        )
+    )  # fmt: skip
     (workdir / "callers.csv").write_text(callers_csv(callers))
     stat_file = workdir / "stats.csv"
     ports = reserve_ports(1) + reserve_ports(4, even=True)

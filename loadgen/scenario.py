@@ -9,6 +9,9 @@ Each call logs its milestones with SIPp's ``[clock_tick]`` (ms since SIPp starte
 action log, one line each: ``START``, ``ANSWERED``, ``END`` (the service's BYE), ``REFUSED``
 with the final status, so the runner can tell call lengths, refusals and concurrency.
 A refusal before answer (183 early media, then 403/433/486/503) is a completed scenario.
+Keys travel as RFC 4733 events by default; ``events=False`` offers no telephone-event (the
+pcap then carries in-band tones) and ``info`` adds SIP INFO requests after the ACK
+(loadgen.uac.info_steps), so one SIPp can load each way a phone sends keys.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ _MEDIA = """m=audio [media_port] RTP/AVP 0 101
 a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16"""
+_AUDIO_ONLY = """m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000"""
 MARK = "IVRLOAD"
 
 
@@ -40,12 +45,14 @@ def load_scenario(
     *,
     answer_timeout_s: float = 30.0,
     call_timeout_s: float = 120.0,
+    events: bool = True,
+    info: Sequence[str] = (),
 ) -> str:
     """The UAC scenario: INVITE from ``[field0]``, keys after the ACK, wait for the BYE."""
     invite = sipmsg.invite(
         did, sip_host, sip_port,
         headers='From: "[field0]" <sip:[field0]@[local_ip]>;tag=[pid]SIPpTag00[call_number]',
-        contact="[field0]", agent="ivrctl-load", media=_MEDIA,
+        contact="[field0]", agent="ivrctl-load", media=_MEDIA if events else _AUDIO_ONLY,
     )  # fmt: skip
     ack = sipmsg.in_dialog("ACK", 1, "[field0]")
     ok_bye = sipmsg.ok_to_bye("[field0]")
@@ -66,6 +73,7 @@ def load_scenario(
         f"<send>{sipmsg.cdata(ack)}</send>",
         f"<nop><action>{_log('ANSWERED')}<exec play_pcap_audio={quoteattr(str(pcap))}/>"
         "</action></nop>",
+        *info,
         f'<recv request="BYE" timeout="{int(call_timeout_s * 1000)}"/>',
         f"<send>{sipmsg.cdata(ok_bye)}</send>",
         f'<nop next="done"><action>{_log("END")}</action></nop>',

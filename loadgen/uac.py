@@ -76,11 +76,12 @@ INFO_TYPES = {
 KEYS_AS = {"rfc4733", "inband", *INFO_TYPES}
 
 
-def _info_steps(spec: CallSpec) -> str:
-    """Pauses and INFO requests (CSeq 2, 3, ...) that send the schedule's keys in dialog."""
-    ctype, body = INFO_TYPES[spec.keys_as]
+def info_steps(keys_as: str, schedule: Sequence[KeyPress]) -> list[str]:
+    """Pauses and INFO requests (CSeq 2, 3, ...) that send the schedule's keys in dialog,
+    one scenario element each (a load scenario counts its messages for ``[branch-N]``)."""
+    ctype, body = INFO_TYPES[keys_as]
     steps, at = [], 0.0
-    for n, press in enumerate(sorted(spec.schedule, key=lambda p: p.at_s), start=2):
+    for n, press in enumerate(sorted(schedule, key=lambda p: p.at_s), start=2):
         if (pause := round((press.at_s - at) * 1000)) > 0:
             steps.append(f'<pause milliseconds="{pause}"/>')
         at = press.at_s
@@ -99,7 +100,11 @@ Content-Length: [len]
 {body.format(key=press.key)}"""
         steps.append(f'<send retrans="500">{sipmsg.cdata(info)}</send>')
         steps.append('<recv response="200" timeout="5000"/>')
-    return "\n  ".join(steps)
+    return steps
+
+
+def _info_steps(spec: CallSpec) -> str:
+    return "\n  ".join(info_steps(spec.keys_as, spec.schedule))
 
 
 def _sdp_media(spec: CallSpec) -> str:

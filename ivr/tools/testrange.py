@@ -28,7 +28,13 @@ T = TypeVar("T")
 
 def import_numbers(settings: Settings, numbers: Sequence[str]) -> int:
     """Each number as its own contract's active line (one transaction); returns the count."""
-    if not all(in_range(n) for n in numbers):
+    return import_lines(settings, [(n, n) for n in numbers])
+
+
+def import_lines(settings: Settings, lines: Sequence[tuple[str, str]]) -> int:
+    """(contract number, number) rows as active lines, in one transaction (a contract's own
+    number must be among its rows); returns the count."""
+    if not all(in_range(c) and in_range(n) for c, n in lines):
         raise ValueError("only numbers of the reserved test range are imported here")
     migrate(settings.database_url)
     directory = Directory.from_url(settings.database_url)
@@ -36,7 +42,7 @@ def import_numbers(settings: Settings, numbers: Sequence[str]) -> int:
     try:
         with os.fdopen(fd, "w") as f:
             f.write("contract_number,number,active\n")
-            f.writelines(f"{n},{n},1\n" for n in numbers)
+            f.writelines(f"{c},{n},1\n" for c, n in lines)
         return import_csv(directory.engine, Path(name)).numbers
     finally:
         os.unlink(name)
