@@ -34,7 +34,7 @@ from typing import Any
 from benchmarks import mix_classes as mc
 from benchmarks.capacity import running_stack
 from ivr.config.settings import Settings
-from ivr.flow.calllog import read_lines
+from ivr.flow.calllog import CallEnd, read_lines
 from ivr.tools import cpu, testrange
 from ivr.tools.load import LoadResult, goodbye_seconds, parse_target
 from ivr.tools.plan import DEFAULT_DID
@@ -50,8 +50,8 @@ def read_calls(path: Path, offset: int, callers: set[str]) -> dict[str, dict[str
             strikes.setdefault(strike.call_id, []).append((strike.step, strike.reason))
         elif (end := line.end) is not None and end.caller in callers:
             ends[end.caller] = dict(line.data)
-    for rec in ends.values():
-        rec["strikes"] = strikes.get(str(rec.get("call_id")), [])
+    for rec in ends.values():  # the call's strikes at every step, for mix_classes.check
+        rec["strike_count"], rec["strikes"] = rec["strikes"], strikes.get(str(rec["call_id"]), [])
     return ends
 
 
@@ -173,10 +173,15 @@ def measure(
     for name, p in plans.items():
         run = runs[name]
         mine = {c: ends[c] for c in p.callers if c in ends}
+        typed = {
+            c: CallEnd.from_record({**rec, "strikes": rec["strike_count"]})
+            for c, rec in mine.items()
+        }
         for c, rec in mine.items():
             rec["refused"] = run.calls[c].refused if c in run.calls else None
         result = LoadResult(
-            calls=len(p.callers), rate=rate * len(p.callers) / total, run=run, ends=mine,
+            calls=len(p.callers), rate=rate * len(p.callers) / total, run=run,
+            ends={c: typed[c] for c in mine},
             verified={c: verified.get(t, "none") for c, t in p.targets.items()},
             cpu_used=None, last_key_s=p.last_key_s,
             goodbye={c: goodbye_seconds(settings.cache_dir, t) for c, t in p.targets.items()},

@@ -15,6 +15,9 @@
 # host are owned by the uid that reads them.
 #   usage: build-image-roots.sh [NAME...]   (default: all)
 set -euo pipefail
+# The images' files keep their modes (entrypoints 0755) whatever umask the caller runs with
+# (a test process that started a stack has 077).
+umask 022
 CACHE=${IVR_CACHE_DIR:-$HOME/.cache/ivr}
 DIR=$CACHE/images
 HERE=$(cd "$(dirname "$0")/.." && pwd)

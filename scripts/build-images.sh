@@ -13,6 +13,9 @@
 # ivr-NAME:latest. The engine is $DOCKER_HOST's (or the default socket). Prints each image's size.
 #   usage: build-images.sh [NAME...]   (default: all)
 set -euo pipefail
+# The images' files keep their modes (entrypoints 0755) whatever umask the caller runs with
+# (a test process that started a stack has 077).
+umask 022
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${IVR_CACHE_DIR:-$HOME/.cache/ivr}
 PY=${IVR_PYTHON:-$HERE/.venv/bin/python}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from store import keys, scripts
-from store.redisconn import unavailable_on_error
+from store.redisconn import run_script, unavailable_on_error
 from store.types import Limits
 
 
@@ -42,17 +42,19 @@ class CallLimiter:
         now, window = self._args()
         lim = self._limits
         with unavailable_on_error("admit"):
-            admitted = await self._admit(
-                keys=scripts.ADMIT.key_list(
+            admitted = await run_script(  # sent again while a failover is under way
+                self._admit,
+                scripts.ADMIT.key_list(
                     calls_key=keys.limit_calls(caller), failures_key=keys.limit_failures(caller)
                 ),
-                args=scripts.ADMIT.arg_list(
+                scripts.ADMIT.arg_list(
                     now_ms=now,
                     window_ms=window,
                     calls_max=lim.calls_per_hour,
                     failures_max=lim.failed_per_hour,
                     member=self._member(now),
                 ),
+                None,
             )
         return int(admitted) == 1
 
@@ -62,12 +64,14 @@ class CallLimiter:
             return
         now, window = self._args()
         with unavailable_on_error("record_failure"):
-            await self._failure(
-                keys=scripts.FAILURE.key_list(failures_key=keys.limit_failures(caller)),
-                args=scripts.FAILURE.arg_list(
+            await run_script(
+                self._failure,
+                scripts.FAILURE.key_list(failures_key=keys.limit_failures(caller)),
+                scripts.FAILURE.arg_list(
                     now_ms=now,
                     window_ms=window,
                     failures_max=self._limits.failed_per_hour,
                     member=self._member(now),
                 ),
+                None,
             )

@@ -143,7 +143,9 @@ def up_store(c: Cluster, timeout_s: float) -> None:
             leader = None if i == 0 else ("127.0.0.1", c.plan.redis[0])
         else:  # a restart: follow whoever the Sentinels name, unless that is this node
             leader = None if primary == ("127.0.0.1", port) else primary
-        argv = redis_ha.node_argv(port, c.dir / f"redis-{i}", password, replica_of=leader)
+        # a topology without replicas cannot refuse unreplicated writes: it has none
+        argv = redis_ha.node_argv(port, c.dir / f"redis-{i}", password, replica_of=leader,
+                                  min_replicas=min(1, len(c.plan.redis) - 1))  # fmt: skip
         stack.launch(
             f"redis-{i}",
             argv,

@@ -15,6 +15,8 @@ import json
 import os
 import signal
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ from ivr.deploy import probes, procs
 from ivr.ops.ami import list_channels
 from loadgen.sipp import CallSpec, run_call
 from tests.e2e.test_calls import keys
-from tests.stackutil import Stack, alive
+from tests.stackutil import Stack, alive, call_ended
 
 pytestmark = pytest.mark.e2e
 
@@ -65,8 +67,8 @@ def _agi_pid(s: Stack) -> int:
     return pid
 
 
-def _end_of(s: Stack, caller: str) -> dict:
-    return s.wait_for_line(lambda e: e.get("event") == "call.end" and e.get("caller") == caller)
+def _end_of(s: Stack, caller: str) -> Mapping[str, Any]:
+    return s.wait_for_line(call_ended(caller)).data  # the line as written (source too)
 
 
 def test_killed_mid_call_apologises_and_logs_the_step(stack, tmp_path):
@@ -122,7 +124,7 @@ def test_sigterm_drains_the_call_in_progress(stack, tmp_path):
     assert procs.wait_for(lambda: not alive(pid), WAIT_S)  # exits once its call is done
     verify = s.ivrctl("tpw", "verify", "0311110002", "-", stdin=PW + "\n", check=False)
     assert verify.stdout.strip().startswith("ok"), verify.stdout
-    drained = s.wait_for_line(lambda e: e.get("event") == "agi.draining")
+    drained = s.wait_for_line(lambda e: e.event == "agi.draining").data
     assert drained["calls"] == 1
 
 

@@ -99,10 +99,10 @@ def test_rolling_upgrade_drops_no_call(cluster, tmp_path):
     placed = len(results)
     failed = [r.describe() for r in results if not r.ok]
     assert failed == [], f"{len(failed)} of {placed} calls failed: {failed[:3]}"
-    ends = [e for e in _call_ends(c) if e["caller"].startswith("0620")]
+    ends = [e for e in _call_ends(c) if e.caller and e.caller.startswith("0620")]
     by_caller: dict[str, list[str]] = {}
     for e in ends:
-        by_caller.setdefault(e["caller"], []).append(e["outcome"])
+        by_caller.setdefault(str(e.caller), []).append(e.outcome)
     wrong = {n: o for n, o in by_caller.items() if o != ["set"]}
     assert wrong == {} and len(by_caller) == placed, (len(by_caller), placed, wrong)
     verified = asyncio.run(_verify_all(c, {number(i): password(i) for i in range(placed)}))
