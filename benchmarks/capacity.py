@@ -109,12 +109,14 @@ def own_stack(
     os.environ.pop("IVR_REDIS_URL", None)
     os.environ.pop("IVR_DATABASE_URL", None)
     settings = Settings.from_env()
+    umask = os.umask(0o077)  # stack.up sets it for this process; given back afterwards
     try:
         prepare(settings)
         stack.up(settings)
         yield settings
     finally:
         stack.down(settings)
+        os.umask(umask)
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(work, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -23,6 +24,9 @@ DOCKER = REPO / "docker"
 
 @pytest.fixture(scope="session")
 def engine():
+    # The files the tests write are read by the containers' own users: a umask of 077 left by
+    # a test that started a stack in this process (ivr.deploy.stack.up) would hide them.
+    umask = os.umask(0o022)
     e = Engine.start()
     try:
         report = e.build_images()
@@ -30,6 +34,7 @@ def engine():
         yield e
     finally:
         e.stop()
+        os.umask(umask)
 
 
 def new_project(engine: Engine, tmp: Path, file: str, ports: list[str], udp: list[str]) -> Project:
