@@ -107,7 +107,10 @@ def test_unconfirmed_writes_are_store_errors(store_rig):
     asyncio.run(run())
 
 
-def test_three_strikes_lock_across_failovers(store_rig):
+def test_three_strikes_lock_across_a_failover(store_rig):
+    """Three wrong logins spread over a failover lock the temporary password: the counts
+    written before the primary died are on the replica that takes over (WAIT confirmed them).
+    The frozen primary's failover is the partition run's (tests/jepsen/test_partitions.py)."""
     r = store_rig
 
     async def run() -> list[str]:
@@ -120,17 +123,10 @@ def test_three_strikes_lock_across_failovers(store_rig):
             assert first is not None and first.proc is not None
             os.kill(first.proc.pid, signal.SIGKILL)  # never restarted
             second = _failover(r, first)
+            assert second != first
             _settled(r)
             answers.append(await _answer(store, WRONG))
-            assert (await store.show(N)).failures == 2
-            assert second.proc is not None
-            os.kill(second.proc.pid, signal.SIGSTOP)  # frozen longer than the failover
-            try:
-                third = _failover(r, second)
-            finally:
-                os.kill(second.proc.pid, signal.SIGCONT)
-            assert third not in (first, second)
-            _settled(r)
+            assert (await store.show(N)).failures == 2  # the count from before the failover
             answers.append(await _answer(store, WRONG))
             answers.append(await _answer(store, RIGHT))
         finally:
