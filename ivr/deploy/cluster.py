@@ -133,6 +133,18 @@ def _running(name: str, run_dir: Path) -> bool:
     return procs.running_pid(name, run_dir=run_dir) is not None
 
 
+def _launch_store_node(c: Cluster, name: str, argv: list[str], port: int, timeout_s: float) -> None:
+    """A Redis node or a Sentinel of the cluster, ready once its port accepts."""
+    stack.launch(
+        name,
+        argv,
+        run_dir=c.run_dir,
+        log=c.log(name),
+        ready=lambda: probes.tcp_accepts("127.0.0.1", port),
+        timeout_s=timeout_s,
+    )
+
+
 def up_store(c: Cluster, timeout_s: float) -> None:
     password = c.password()
     primary = redis_ha.current_primary(c.plan.sentinels, password)
@@ -146,14 +158,7 @@ def up_store(c: Cluster, timeout_s: float) -> None:
         # a topology without replicas cannot refuse unreplicated writes: it has none
         argv = redis_ha.node_argv(port, c.dir / f"redis-{i}", password, replica_of=leader,
                                   min_replicas=min(1, len(c.plan.redis) - 1))  # fmt: skip
-        stack.launch(
-            f"redis-{i}",
-            argv,
-            run_dir=c.run_dir,
-            log=c.log(f"redis-{i}"),
-            ready=lambda p=port: probes.tcp_accepts("127.0.0.1", p),
-            timeout_s=timeout_s,
-        )
+        _launch_store_node(c, f"redis-{i}", argv, port, timeout_s)
     first = primary or ("127.0.0.1", c.plan.redis[0])
     for k, port in enumerate(c.plan.sentinels):
         if _running(f"sentinel-{k}", c.run_dir):
@@ -165,14 +170,7 @@ def up_store(c: Cluster, timeout_s: float) -> None:
             first,
             down_after_ms=c.plan.topology.sentinel_down_after_ms,
         )
-        stack.launch(
-            f"sentinel-{k}",
-            argv,
-            run_dir=c.run_dir,
-            log=c.log(f"sentinel-{k}"),
-            ready=lambda p=port: probes.tcp_accepts("127.0.0.1", p),
-            timeout_s=timeout_s,
-        )
+        _launch_store_node(c, f"sentinel-{k}", argv, port, timeout_s)
     replicas = len(c.plan.redis) - 1
 
     def settled() -> bool:
