@@ -29,7 +29,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from benchmarks import mix_classes as mc
 from benchmarks.capacity import running_stack
@@ -41,18 +40,16 @@ from ivr.tools.plan import DEFAULT_DID
 from loadgen.runner import SippRun, run_load
 
 
-def read_calls(path: Path, offset: int, callers: set[str]) -> dict[str, dict[str, Any]]:
+def read_calls(path: Path, offset: int, callers: set[str]) -> dict[str, mc.Observed]:
     """Each caller's `call.end` after ``offset``, with its call's strikes as (step, reason)."""
-    ends: dict[str, dict[str, Any]] = {}
+    ends: dict[str, CallEnd] = {}
     strikes: dict[str, list[tuple[str, str]]] = {}
     for line in read_lines(path, offset)[0]:  # the one typed reader (ivr.flow.calllog)
         if (strike := line.strike) is not None:
             strikes.setdefault(strike.call_id, []).append((strike.step, strike.reason))
         elif (end := line.end) is not None and end.caller in callers:
-            ends[end.caller] = dict(line.data)
-    for rec in ends.values():  # the call's strikes at every step, for mix_classes.check
-        rec["strike_count"], rec["strikes"] = rec["strikes"], strikes.get(str(rec["call_id"]), [])
-    return ends
+            ends[end.caller] = end
+    return {c: mc.Observed(e, tuple(strikes.get(e.call_id, ()))) for c, e in ends.items()}
 
 
 def _merge(runs: list[tuple[float, SippRun]]) -> SippRun:
@@ -172,16 +169,14 @@ def measure(
     classes = {}
     for name, p in plans.items():
         run = runs[name]
-        mine = {c: ends[c] for c in p.callers if c in ends}
-        typed = {
-            c: CallEnd.from_record({**rec, "strikes": rec["strike_count"]})
-            for c, rec in mine.items()
+        mine = {
+            c: replace(ends[c], refused=run.calls[c].refused if c in run.calls else None)
+            for c in p.callers
+            if c in ends
         }
-        for c, rec in mine.items():
-            rec["refused"] = run.calls[c].refused if c in run.calls else None
         result = LoadResult(
             calls=len(p.callers), rate=rate * len(p.callers) / total, run=run,
-            ends={c: typed[c] for c in mine},
+            ends={c: o.end for c, o in mine.items()},
             verified={c: verified.get(t, "none") for c, t in p.targets.items()},
             cpu_used=None, last_key_s=p.last_key_s,
             goodbye={c: goodbye_seconds(settings.cache_dir, t) for c, t in p.targets.items()},

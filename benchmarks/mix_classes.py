@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ivr.flow.calllog import CallEnd
 from ivr.tools import plan
 from ivr.tools.plan import ENTRY_GAP_S
 from loadgen.rtp_pcap import KeyPress
@@ -143,10 +144,20 @@ def numbers_used(plans: dict[str, ClassPlan]) -> list[str]:
     return out + [c for p in plans.values() if p.refused for c in p.callers]
 
 
-def check(p: ClassPlan, calls: Sequence[dict], verified: dict[str, str]) -> list[str]:
+@dataclass(frozen=True)
+class Observed:
+    """What one caller's call did: its `call.end`, its strikes as (step, reason) from the
+    `call.strike` lines, and the SIP refusal SIPp saw (None: answered)."""
+
+    end: CallEnd
+    strikes: tuple[tuple[str, str], ...] = ()
+    refused: int | None = None
+
+
+def check(p: ClassPlan, calls: Sequence[Observed], verified: dict[str, str]) -> list[str]:
     """What went against the class's expectations, one line per call at most (empty: all
-    behaved). ``calls``: each caller's `call.end` record with its `strikes` and `refused`."""
-    by_caller = {c["caller"]: c for c in calls}
+    behaved)."""
+    by_caller = {c.end.caller: c for c in calls}
     problems = []
     for caller in p.callers:
         c = by_caller.get(caller)
@@ -154,14 +165,14 @@ def check(p: ClassPlan, calls: Sequence[dict], verified: dict[str, str]) -> list
             problems.append(f"{p.name}: a call has no call.end")
             continue
         if p.refused:
-            if (c.get("refused"), c.get("outcome")) != (403, "rejected_not_subscribed"):
-                problems.append(f"{p.name}: {c.get('refused')} {c.get('outcome')}, not 403")
+            if (c.refused, c.end.outcome) != (403, "rejected_not_subscribed"):
+                problems.append(f"{p.name}: {c.refused} {c.end.outcome}, not 403")
         else:
-            got = (c.get("outcome"), c.get("unit"), c.get("target") == p.targets[caller])
+            got = (c.end.outcome, c.end.unit, c.end.target == p.targets[caller])
             if got != ("set", p.unit, True):
                 problems.append(f"{p.name}: ended {got[:2]}, right target {got[2]}")
-            elif tuple(c.get("strikes", ())) != p.strikes:
-                problems.append(f"{p.name}: strikes {c.get('strikes')}, not {list(p.strikes)}")
+            elif c.strikes != p.strikes:
+                problems.append(f"{p.name}: strikes {list(c.strikes)}, not {list(p.strikes)}")
             elif verified.get(p.targets[caller]) != "ok":
                 problems.append(f"{p.name}: the target's password does not verify")
         if caller in p.untouched and verified.get(p.untouched[caller]) == "ok":
