@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from loadgen import sipmsg
 from loadgen.inband import CODECS
@@ -150,11 +150,10 @@ def uac_scenario(spec: CallSpec, sip_host: str, sip_port: int, pcap_path: Path) 
     info = _info_steps(spec) if spec.keys_as in INFO_TYPES else ""
     if spec.refused_with is not None:
         return _refusal_scenario(spec, invite, answer_ms)
-    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="{escape(did)} keys">
-  <send retrans="500">{sipmsg.cdata(invite)}</send>
-  <recv response="100" optional="true"/>
+    return _scenario(
+        f"{did} keys",
+        invite,
+        f"""
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
   <recv response="200" rrs="true" timeout="{answer_ms}"/>
@@ -168,9 +167,8 @@ def uac_scenario(spec: CallSpec, sip_host: str, sip_port: int, pcap_path: Path) 
   <send retrans="500">{sipmsg.cdata(bye)}</send>
   <recv response="200" timeout="5000"/>
   <nop><action><log message="{_CALLER_BYE_MARK}"/></action></nop>
-  <label id="done"/>
-</scenario>
-"""
+  <label id="done"/>""",
+    )
 
 
 def _refusal_scenario(spec: CallSpec, invite: str, answer_ms: int) -> str:
@@ -178,13 +176,22 @@ def _refusal_scenario(spec: CallSpec, invite: str, answer_ms: int) -> str:
     ACK of a non-2xx response (the INVITE's branch: four messages back)."""
     ack = sipmsg.refusal_ack(spec.did, 4)
     final_ms = int(spec.timeout_s * 1000)
-    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="{escape(spec.did)} refused">
-  <send retrans="500">{sipmsg.cdata(invite)}</send>
-  <recv response="100" optional="true"/>
+    return _scenario(
+        f"{spec.did} refused",
+        invite,
+        f"""
   <recv response="183" timeout="{answer_ms}"/>
   <recv response="{spec.refused_with}" timeout="{final_ms}"/>
-  <send>{sipmsg.cdata(ack)}</send>
+  <send>{sipmsg.cdata(ack)}</send>""",
+    )
+
+
+def _scenario(name: str, invite: str, body: str) -> str:
+    """A scenario that opens with the INVITE (retransmitted as UDP wants) and its 100."""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name={quoteattr(name)}>
+  <send retrans="500">{sipmsg.cdata(invite)}</send>
+  <recv response="100" optional="true"/>{body}
 </scenario>
 """
