@@ -38,7 +38,7 @@ sounds: $(STAMP)
 	@$(VENV)/bin/ivrctl sounds
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e"
