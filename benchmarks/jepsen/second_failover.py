@@ -5,8 +5,8 @@
 round: SIGKILL the primary (never restarted), wait for the Sentinels to name another and
 for the rig to settle, then SIGSTOP the new one and wait up to 60 s for a third. Before the
 freeze it prints what each Sentinel says of the surviving replica (flags, link-down time,
-age of its last INFO); a round without a second failover keeps the Sentinels' logs in
---keep. Why it matters: docs/scale-out.md "Two failovers in a row".
+age of its last INFO); --keep DIR keeps each round's logs. Why it matters: docs/scale-out.md
+"Two failovers in a row".
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from benchmarks.jepsen import rig
-from ivr.deploy import redis_ha
 from ivr.deploy.procs import wait_for
 
 WAIT_S = 60.0
@@ -27,52 +26,50 @@ WAIT_S = 60.0
 
 def _replica_view(r: rig.Rig, replica: rig.Node) -> list[str]:
     """Each Sentinel's fields for the replica a second failover must promote."""
+    fields = ("flags", "master-link-status", "master-link-down-time", "info-refresh")
     out = []
     for s in r.sentinels:
-        text = r.cli(s, "SENTINEL", "REPLICAS", redis_ha.SERVICE).split("\n")
-        rows: list[dict[str, str]] = []
-        for key, value in zip(text[::2], text[1::2], strict=False):
-            if key == "name":
-                rows.append({})
-            if rows:
-                rows[-1][key] = value
-        row = next((x for x in rows if x.get("port") == str(replica.port)), {})
-        fields = ("flags", "master-link-status", "master-link-down-time", "info-refresh",
-                  "slave-repl-offset")  # fmt: skip
+        row = r.replicas_seen(s).get((replica.host, replica.port), {})
         out.append(f"{s.name}: " + " ".join(f"{f}={row.get(f, '?')}" for f in fields))
     return out
 
 
 def one_round(keep: Path | None, n: int) -> tuple[float, float | None]:
-    """(seconds to the first failover, to the second or None)."""
+    """One rig, one kill then one freeze; the rig's logs kept in keep/round-N."""
     with rig.running(netns=False) as r:
-        first = r.primary()
-        assert first is not None and first.proc is not None
-        t0 = time.monotonic()
-        os.kill(first.proc.pid, signal.SIGKILL)
-        first.proc.wait(timeout=10)
-        if not wait_for(lambda: r.primary() not in (None, first), WAIT_S, 0.1):
-            raise RuntimeError("no first failover")
-        t1 = time.monotonic() - t0
-        if not wait_for(r.settled, WAIT_S, 0.2):
-            raise RuntimeError("did not settle after the first failover")
-        second = r.primary()
-        assert second is not None and second.proc is not None
-        replica = next(x for x in r.data if x not in (first, second))
-        print("\n".join(f"  before the freeze {line}" for line in _replica_view(r, replica)))
-        t0 = time.monotonic()
-        os.kill(second.proc.pid, signal.SIGSTOP)
         try:
-            ok = wait_for(lambda: r.primary() not in (None, second), WAIT_S, 0.1)
+            return _kill_then_freeze(r)
         finally:
-            os.kill(second.proc.pid, signal.SIGCONT)
-        t2 = time.monotonic() - t0 if ok else None
-        if not ok and keep is not None:
-            dest = keep / f"round-{n}"
-            dest.mkdir(parents=True, exist_ok=True)
-            for log in r.dir.glob("sentinel-*.log"):
-                shutil.copy(log, dest / log.name)
-        return t1, t2
+            if keep is not None:  # every round's: what the Sentinels did is read from them
+                dest = keep / f"round-{n}"
+                dest.mkdir(parents=True, exist_ok=True)
+                for log in r.dir.glob("*.log"):
+                    shutil.copy(log, dest / log.name)
+
+
+def _kill_then_freeze(r: rig.Rig) -> tuple[float, float | None]:
+    """(seconds to the first failover, to the second or None)."""
+    first = r.primary()
+    assert first is not None and first.proc is not None
+    t0 = time.monotonic()
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    if not wait_for(lambda: r.primary() not in (None, first), WAIT_S, 0.1):
+        raise RuntimeError("no first failover")
+    t1 = time.monotonic() - t0
+    if not wait_for(r.settled, WAIT_S, 0.2):
+        raise RuntimeError("did not settle after the first failover")
+    second = r.primary()
+    assert second is not None and second.proc is not None
+    replica = next(x for x in r.data if x not in (first, second))
+    print("\n".join(f"  before the freeze {line}" for line in _replica_view(r, replica)))
+    t0 = time.monotonic()
+    os.kill(second.proc.pid, signal.SIGSTOP)
+    try:
+        ok = wait_for(lambda: r.primary() not in (None, second), WAIT_S, 0.1)
+    finally:
+        os.kill(second.proc.pid, signal.SIGCONT)
+    return t1, (time.monotonic() - t0 if ok else None)
 
 
 def main() -> None:
