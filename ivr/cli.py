@@ -62,11 +62,23 @@ def _deployment(sub: Any) -> None:
     p.set_defaults(func=lazy("ivr.deploy.lifecycle:stack"))
     p = sub.add_parser("cluster", help="the scale-out topology (Kamailio, N Asterisk…)")
     p.add_argument(
-        "action", choices=["up", "down", "status", "restart", "upgrade"],
-        help="restart NODE / upgrade: one node / every node in turn, no call lost",
+        "action", choices=["up", "down", "status", "restart", "upgrade", "cut", "heal", "exec"],
+        help="restart NODE / upgrade: one node / every node in turn, no call lost; "
+        "cut NODE / heal NODE / exec [--node NODE] -- CMD: the netns topology's nodes",
     )  # fmt: skip
     p.add_argument("node", nargs="?", help="restart: agi-0, asterisk-1, redis-0, kamailio…")
     p.add_argument("--topology", help="JSON topology file (default: built-in)")
+    p.add_argument(
+        "--netns",
+        action="store_true",
+        help='up: each store node and FastAGI server in a namespace ("netns": 1)',
+    )
+    p.add_argument(
+        "--node",
+        dest="in_node",
+        default="edge",
+        help="exec: the namespace to run in (default edge: Asterisk, Kamailio)",
+    )
     p.set_defaults(func=lazy("ivr.deploy.lifecycle:cluster"))
     p = sub.add_parser("agi-link", help="the FastAGI link to another host, in TLS (stunnel)")
     p.add_argument("action", choices=["up", "down", "status"])
@@ -177,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         from login.serve import main as api_main  # noqa: PLC0415
 
         return api_main(argv[1:])
+    tail: list[str] = []
+    if argv[:2] == ["cluster", "exec"] and "--" in argv:  # the command is not ivrctl's to parse
+        cut = argv.index("--")
+        argv, tail = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    args.tail = tail
     try:
         return int(args.func(args) or 0)
     except ValueError as exc:  # bad settings or input: a clear message, not a traceback

@@ -129,9 +129,15 @@ def _next_call_dir(workdir: Path) -> Path:
 
 
 async def run_call(
-    spec: CallSpec, sip_host: str, sip_port: int, workdir: str | Path
+    spec: CallSpec,
+    sip_host: str,
+    sip_port: int,
+    workdir: str | Path,
+    *,
+    prefix: Sequence[str] = (),
 ) -> CallOutcome:
-    """Place one call with SIPp and report how it ended.
+    """Place one call with SIPp and report how it ended (prefix: what SIPp runs under, e.g.
+    `ivrctl cluster exec --` to call from a netns cluster's edge; it must exec SIPp).
 
     Safe to run many at once (``asyncio.gather``): each call gets its own directory,
     SIP port, media port block and control port. SIPp is killed by its pid if it
@@ -149,16 +155,19 @@ async def run_call(
 
     ports = reserve_ports(1) + reserve_ports(4, even=True) + reserve_ports(1)
     local_port, media_port, control_port = ports[0], ports[1], ports[5]
-    cmd = sipp_command(
-        scenario,
-        sip_host,
-        sip_port,
-        local_port=local_port,
-        media_port=media_port,
-        control_port=control_port,
-        timeout_s=spec.timeout_s,
-        workdir=call_dir,
-    )
+    cmd = [
+        *prefix,
+        *sipp_command(
+            scenario,
+            sip_host,
+            sip_port,
+            local_port=local_port,
+            media_port=media_port,
+            control_port=control_port,
+            timeout_s=spec.timeout_s,
+            workdir=call_dir,
+        ),
+    ]
     started = time.monotonic()
     killed = False
     stderr = b""

@@ -40,6 +40,7 @@ def connect(
     return aioredis.Redis.from_url(
         url,
         **extra,
+        connection_class=_Connection,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
@@ -73,7 +74,30 @@ class NotExecuted(RedisConnectionError):
     write to (NOREPLICAS). Safe to send again once the Sentinels name the primary anew."""
 
 
-class _FencedConnection(SentinelManagedConnection):
+class _ClosedIsLost:
+    """A pooled connection whose transport is already closed (the server closed it: a
+    demoted primary kills its clients) is opened again (asking the Sentinels again) and the
+    command sent there. Under uvloop the write on the closed transport (the idle
+    connection's health-check PING, or the command) raises RuntimeError before a byte is
+    sent, which redis-py passed through as is: the call ended `error_internal`."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        for attempt in (1, 2):
+            try:
+                return await super().send_packed_command(command, check_health)  # type: ignore[misc]
+            except RuntimeError as exc:
+                if "closed" not in str(exc):
+                    raise
+                await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+                if attempt == 2:
+                    raise RedisConnectionError("the server closed the connection") from None
+
+
+class _Connection(_ClosedIsLost, aioredis.Connection):
+    """A plain URL's connection (see _ClosedIsLost)."""
+
+
+class _FencedConnection(_ClosedIsLost, SentinelManagedConnection):
     """A connection to the primary the Sentinels name, asked again on every reconnect.
 
     A primary that refuses writes for want of replicas (NOREPLICAS) is most likely an old

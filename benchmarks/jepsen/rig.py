@@ -99,18 +99,42 @@ class Rig:
     def role(self, node: Node) -> str:
         return self.cli(node, "ROLE").split("\n")[0]
 
+    def replicas_seen(self, sentinel: Node) -> dict[tuple[str, int], dict[str, str]]:
+        """{(host, port): fields} of the replicas this Sentinel lists (SENTINEL REPLICAS)."""
+        lines = self.cli(sentinel, "SENTINEL", "REPLICAS", redis_ha.SERVICE).split("\n")
+        rows: list[dict[str, str]] = []
+        for key, value in zip(lines[::2], lines[1::2], strict=False):
+            if key == "name":
+                rows.append({})
+            if rows:
+                rows[-1][key] = value
+        return {(r["ip"], int(r["port"])): r for r in rows if r.get("port", "").isdigit()}
+
     def settled(self) -> bool:
-        """The Sentinels' primary serves every other data node; every Sentinel knows them."""
+        """The Sentinels' primary serves every other data node, and every Sentinel knows the
+        others and lists each of those replicas as one it could promote (flags `slave`
+        alone, its link to the primary up). Sentinel learns replicas from the primary's
+        INFO, every 10 s: a fault before that finds a Sentinel with no candidate, which
+        aborts the failover and may not try again for 2 x failover-timeout
+        (docs/scale-out.md "Two failovers in a row")."""
         p = self.primary()
         if p is None:
             return False
         info = self.cli(p, "INFO", "replication")
         alive = [n for n in self.data if n.proc is None or n.proc.poll() is None]
-        return info.count("state=online") >= len(alive) - 1 and all(
-            f"num-other-sentinels\n{len(self.sentinels) - 1}"
-            in self.cli(s, "SENTINEL", "MASTER", redis_ha.SERVICE)
-            for s in self.sentinels
-        )
+        if info.count("state=online") < len(alive) - 1:
+            return False
+        for s in self.sentinels:
+            if f"num-other-sentinels\n{len(self.sentinels) - 1}" not in self.cli(
+                s, "SENTINEL", "MASTER", redis_ha.SERVICE
+            ):
+                return False
+            seen = self.replicas_seen(s)
+            for n in alive:
+                row = seen.get((n.host, n.port), {}) if n is not p else {"flags": "slave"}
+                if row.get("flags") != "slave" or row.get("master-link-status", "ok") != "ok":
+                    return False
+        return True
 
     def node_at(self, host: str, port: int) -> Node:
         return next(n for n in self.data if (n.host, n.port) == (host, port))

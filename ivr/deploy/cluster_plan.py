@@ -3,15 +3,17 @@
 The topology comes from a JSON file (`--topology FILE` or IVR_CLUSTER_TOPOLOGY) or the
 defaults; `cluster up` turns it into a plan with free loopback ports and a database name,
 recorded in $IVR_STATE_DIR/cluster.json (no secret in it) so `down`, `status` and a second
-`up` (which restarts what died) find every part again.
+`up` (which restarts what died) find every part again. With `"netns": 1` the plan also names
+the network namespaces and their addresses (ivr.deploy.cluster_netns).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from ivr.config.settings import Settings
 from loadgen.ports import free_port
@@ -30,6 +32,7 @@ class Topology:
     pike_density: int = 300  # requests per source per 2 s before pike blocks it
     replica_timeout_ms: int = 1000  # WAIT for a replica before the caller hears 完了
     sentinel_down_after_ms: int = 1000
+    netns: int = 0  # 1: every Redis node, Sentinel and FastAGI server in a namespace of its own
 
     @classmethod
     def load(cls, path: Path | None) -> Topology:
@@ -44,8 +47,10 @@ class Topology:
             raise ValueError(f"topology {path}: keys must be among {sorted(known)}")
         for key, value in raw.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                if not (key == "redis_replicas" and value == 0):
+                if not (key in ("redis_replicas", "netns") and value == 0):
                     raise ValueError(f"topology {path}: {key} must be a positive integer")
+        if raw.get("netns", 0) not in (0, 1):
+            raise ValueError(f"topology {path}: netns is 0 (loopback) or 1 (namespaces)")
         if raw.get("asterisk_nodes", 1) * RTP_BLOCK + 10000 > 65000:
             raise ValueError(f"topology {path}: too many Asterisk nodes for the media ports")
         return cls(**raw)
@@ -61,6 +66,11 @@ class Plan:
     agi: list[dict[str, int]]  # agi, metrics
     redis: list[int]  # data nodes; the first one starts as the primary
     sentinels: list[int]
+    netns: dict[str, Any] = field(default_factory=dict)  # {"tag": …, "nodes": {name: address}}
+
+    def host(self, name: str) -> str:
+        """Where node `name` listens: its namespace's address, or loopback."""
+        return str(self.netns["nodes"][name]) if self.netns else "127.0.0.1"
 
     @classmethod
     def new(cls, topology: Topology, settings: Settings, database_url: str, created: str) -> Plan:

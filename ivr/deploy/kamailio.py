@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from dialplan import render as dialplan
@@ -64,15 +65,18 @@ def up(
     trusted: tuple[str, ...] = ("127.0.0.1/32",),
     public_host: str = "127.0.0.1",
     peers_file: Path | None = None,
+    prefix: tuple[str, ...] = (),
+    at: Callable[..., object] = lambda fn, *args: fn(*args),
 ) -> None:
     """Kamailio on the cluster's public SIP port, ready once it answers OPTIONS (a 403 when
-    loopback is not trusted is an answer too).
+    loopback is not trusted is an answer too). prefix, at: how to start it in and probe it
+    from the cluster's edge namespace (ivr.deploy.cluster_netns).
 
     Its files in ``state_dir``/kamailio, its pid in run/, its output in logs/kamailio.out."""
     run_dir = state_dir / "run"
     if procs.running_pid("kamailio", run_dir=run_dir):
         return
-    if not ports.udp_free("127.0.0.1", plan.sip_port):
+    if not at(ports.udp_free, "127.0.0.1", plan.sip_port):
         raise stack.StackError(f"kamailio: SIP port {plan.sip_port} is already in use")
     kdir = private_dir(state_dir / "kamailio")
     private_dir(kdir / "run")
@@ -103,6 +107,7 @@ def up(
     )
     write_private(kdir / "kamailio.cfg", cfg)
     argv = [
+        *prefix,
         "kamailio",
         "-f",
         str(kdir / "kamailio.cfg"),
@@ -115,7 +120,7 @@ def up(
         "-M",
         "8",
     ]
-    ok = lambda: probes.sip_options("127.0.0.1", plan.sip_port) is not None  # noqa: E731
+    ok = lambda: at(probes.sip_options, "127.0.0.1", plan.sip_port) is not None  # noqa: E731
     stack.launch(
         "kamailio",
         argv,

@@ -56,15 +56,43 @@ def cluster(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.action in ("restart", "upgrade"):
         return _rolling(settings, args.action, args.node)
+    if args.action in ("cut", "heal", "exec"):
+        return _netns(settings, args)
     topology = args.topology or os.environ.get("IVR_CLUSTER_TOPOLOGY")
     return _lifecycle(
         "cluster",
         args.action,
-        lambda: cluster_mod.up(settings, Path(topology) if topology else None),
+        lambda: cluster_mod.up(
+            settings, Path(topology) if topology else None, netns=args.netns
+        ),  # fmt: skip
         lambda: cluster_mod.down(settings),
         lambda: cluster_mod.status(settings),
         lambda line: " running " in line,
     )
+
+
+def _netns(settings: Settings, args: argparse.Namespace) -> int:
+    """`cluster cut NODE`, `heal NODE`, `exec [--node NODE] -- CMD` (the netns topology)."""
+    from ivr.deploy import cluster as cluster_mod  # noqa: PLC0415
+    from ivr.deploy import cluster_netns  # noqa: PLC0415
+    from ivr.deploy.cluster_plan import Plan  # noqa: PLC0415
+
+    plan = Plan.load(settings.state_dir)
+    if plan is None:
+        print("ivrctl cluster: no cluster here (no cluster.json)", file=sys.stderr)
+        return 1
+    if args.action == "exec":
+        if not args.tail:
+            print("ivrctl cluster exec [--node NODE] -- CMD ARGS…", file=sys.stderr)
+            return 2
+        # the command finds the cluster's store and directory as the servers do
+        env = {**os.environ, **cluster_mod.Cluster(settings, plan).shared_env()}
+        cluster_netns.run(plan, args.in_node, args.tail, env)  # returns only on an error
+    if args.node is None:
+        print(f"ivrctl cluster {args.action} NODE", file=sys.stderr)
+        return 2
+    print(cluster_netns.cut(plan, args.node, heal=args.action == "heal"))
+    return 0
 
 
 def agi_link(args: argparse.Namespace) -> int:

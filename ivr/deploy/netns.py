@@ -11,16 +11,27 @@ Cutting: `cut(name)` takes the node's veth down on the hub side (packets vanish,
 pulled cable); `block(a, b)` drops packets between two nodes in both namespaces with
 iptables (silently, no refusal: a connect waits for its timeout). This kernel has no netem
 or prio qdisc, so loss and delay are not offered.
+
+`call_in(ns, fn)` runs fn in a thread moved into a namespace (setns moves only the calling
+thread): the sockets fn opens are the namespace's, so a probe reaches its nodes while this
+process, and the host, stay outside.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import secrets
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 SUBNET = "10.213.0"
 PREFIX = "ivrj"
+CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 
 
 def _ip(*args: str) -> None:
@@ -30,6 +41,35 @@ def _ip(*args: str) -> None:
 def _ns_list() -> list[str]:
     out = subprocess.run(["ip", "netns", "list"], check=True, capture_output=True, text=True)
     return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+
+
+def call_in(ns: str, fn: Callable[[], T]) -> T:
+    """fn() run by a thread inside network namespace ns; its result or its exception."""
+    out: list[tuple[bool, object]] = []
+
+    def run() -> None:
+        try:
+            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+            try:
+                if _libc().setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {ns} failed")
+            finally:
+                os.close(fd)
+            out.append((True, fn()))
+        except BaseException as exc:  # handed to the caller's thread
+            out.append((False, exc))
+
+    thread = threading.Thread(target=run, name=f"netns-{ns}", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = out[0]
+    if not ok:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def leftovers(tag: str) -> list[str]:
@@ -45,6 +85,12 @@ class Net:
     nodes: dict[str, str] = field(default_factory=dict)  # name -> address
     _veth: dict[str, str] = field(default_factory=dict)  # name -> hub-side interface
     _blocked: set[tuple[str, str]] = field(default_factory=set)
+
+    @classmethod
+    def attach(cls, tag: str, nodes: dict[str, str]) -> Net:
+        """The Net of namespaces made earlier (another process): node i's veth is v<i>."""
+        veth = {name: f"v{address.rsplit('.', 1)[1]}" for name, address in nodes.items()}
+        return cls(tag=tag, nodes=dict(nodes), _veth=veth)
 
     @property
     def hub(self) -> str:

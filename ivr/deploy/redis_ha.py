@@ -10,6 +10,7 @@ the primary the Sentinels name now.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -19,6 +20,11 @@ from ivr.deploy.stack import durable_redis_argv
 
 SERVICE = "ivr"
 MAX_LAG_S = 1  # min-replicas-max-lag: replicas ACK every second
+Addr = int | tuple[str, int]  # a loopback port, or (host, port) in a netns topology
+
+
+def addr(a: Addr) -> tuple[str, int]:
+    return ("127.0.0.1", a) if isinstance(a, int) else (a[0], int(a[1]))
 
 
 def node_argv(
@@ -75,22 +81,23 @@ def sentinel_argv(
     return [binary, str(conf)]
 
 
-def sentinel_url(ports: list[int]) -> str:
+def sentinel_url(sentinels: Sequence[Addr]) -> str:
     """The URL store.redisconn.connect follows (no password in it)."""
-    hosts = ",".join(f"127.0.0.1:{p}" for p in ports)
+    hosts = ",".join("{}:{}".format(*addr(a)) for a in sentinels)
     return f"redis+sentinel://{hosts}/{SERVICE}"
 
 
-def _client(port: int, password: str) -> redis.Redis:
+def _client(at: Addr, password: str) -> redis.Redis:
+    host, port = addr(at)
     return redis.Redis(
-        port=port, password=password, socket_timeout=1, socket_connect_timeout=1,
+        host=host, port=port, password=password, socket_timeout=1, socket_connect_timeout=1,
         decode_responses=True,
     )  # fmt: skip
 
 
-def current_primary(sentinel_ports: list[int], password: str) -> tuple[str, int] | None:
+def current_primary(sentinels: Sequence[Addr], password: str) -> tuple[str, int] | None:
     """The primary the first answering Sentinel names, or None when none answers."""
-    for port in sentinel_ports:
+    for port in sentinels:
         client = _client(port, password)
         try:
             addr = client.sentinel_get_master_addr_by_name(SERVICE, return_responses=True)
@@ -103,7 +110,7 @@ def current_primary(sentinel_ports: list[int], password: str) -> tuple[str, int]
     return None
 
 
-def replicas_online(port: int, password: str) -> int:
+def replicas_online(port: Addr, password: str) -> int:
     """How many replicas the node at port serves now (0 when it does not answer)."""
     client = _client(port, password)
     try:
@@ -115,7 +122,7 @@ def replicas_online(port: int, password: str) -> int:
     return int(info.get("connected_slaves", 0)) if info.get("role") == "master" else 0
 
 
-def sentinels_agree(port: int, password: str, sentinels: int, replicas: int) -> bool:
+def sentinels_agree(port: Addr, password: str, sentinels: int, replicas: int) -> bool:
     """This Sentinel knows the other Sentinels and the replicas (a failover can be voted)."""
     client = _client(port, password)
     try:
@@ -130,7 +137,7 @@ def sentinels_agree(port: int, password: str, sentinels: int, replicas: int) -> 
     )
 
 
-def replicas_in_sync(port: int, password: str, replicas: int, *, whole: bool = False) -> bool:
+def replicas_in_sync(port: Addr, password: str, replicas: int, *, whole: bool = False) -> bool:
     """The primary at port streams to this many replicas, each past its full sync (online)
     and at most a second behind; with `whole` (writes paused), holding the whole stream
     (replicas report their offset every second): one of them can take over."""
@@ -151,7 +158,7 @@ def replicas_in_sync(port: int, password: str, replicas: int, *, whole: bool = F
     return info.get("role") == "master" and len(online) >= replicas
 
 
-def sentinels_name(ports: list[int], password: str, addr: tuple[str, int]) -> bool:
+def sentinels_name(ports: Sequence[Addr], password: str, addr: tuple[str, int]) -> bool:
     """Every Sentinel's table (what clients resolve the primary from) names addr, with no
     failover in progress: a client connecting now reaches it."""
     for port in ports:

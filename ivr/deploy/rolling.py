@@ -17,7 +17,7 @@ from collections.abc import Callable
 import redis
 
 from ivr.config.settings import Settings
-from ivr.deploy import cluster, kamailio, procs, redis_ha, stack
+from ivr.deploy import cluster, cluster_netns, kamailio, procs, redis_ha, stack
 from ivr.deploy.cluster_plan import Plan
 
 # An INVITE Kamailio relayed just before the node left the dispatcher may still be on its
@@ -132,24 +132,25 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
 
 def _redis_order(c: cluster.Cluster) -> list[int]:
     """The replicas first, the primary last (it hands over before it stops)."""
-    primary = redis_ha.current_primary(c.plan.sentinels, c.password())
-    first = [k for k, port in enumerate(c.plan.redis) if primary != ("127.0.0.1", port)]
+    primary = c.primary()
+    first = [k for k in range(len(c.plan.redis)) if primary != c.redis_addr(k)]
     return first + [k for k in range(len(c.plan.redis)) if k not in first]
 
 
-def _client(port: int, password: str) -> redis.Redis:
-    return redis.Redis(port=port, password=password, socket_timeout=2, socket_connect_timeout=2)
+def _client(at: redis_ha.Addr, password: str) -> redis.Redis:
+    host, port = redis_ha.addr(at)
+    return redis.Redis(host=host, port=port, password=password, socket_timeout=2,
+                       socket_connect_timeout=2)  # fmt: skip
 
 
 def _restart_redis(c: cluster.Cluster, k: int, say: Say) -> None:
     password = c.password()
-    port = c.plan.redis[k]
-    if redis_ha.current_primary(c.plan.sentinels, password) == ("127.0.0.1", port):
-        _hand_over(c, port, password, say)
+    if c.primary() == c.redis_addr(k):  # from the edge namespace in a netns topology
+        c.at(_hand_over, c, c.redis_addr(k), password, say)
     procs.stop(f"redis-{k}", run_dir=c.run_dir)
     say(f"redis-{k}: stopped (a replica)")
     cluster.up_store(c, START_S)  # back as a replica of the current primary, settled
-    _wait_in_sync(c, password)
+    c.at(_wait_in_sync, c, password)
     say(f"redis-{k}: back, in sync")
 
 
@@ -157,7 +158,7 @@ def _wait_in_sync(c: cluster.Cluster, password: str) -> None:
     """Every replica past its full sync: the next node may stop (or take over) safely."""
 
     def in_sync() -> bool:
-        primary = redis_ha.current_primary(c.plan.sentinels, password)
+        primary = redis_ha.current_primary(c.sentinel_addrs, password)
         return primary is not None and redis_ha.replicas_in_sync(
             primary[1], password, len(c.plan.redis) - 1
         )
@@ -166,7 +167,7 @@ def _wait_in_sync(c: cluster.Cluster, password: str) -> None:
         raise stack.StackError("the replicas did not catch up with the primary; see logs/")
 
 
-def _hand_over(c: cluster.Cluster, port: int, password: str, say: Say) -> None:
+def _hand_over(c: cluster.Cluster, port: tuple[str, int], password: str, say: Say) -> None:
     """Writes wait (CLIENT PAUSE WRITE) while Sentinel promotes a replica that holds every
     write; once every Sentinel names it, the old primary is made its replica (by us:
     Sentinel would do it only on its next look), which ends the wait with READONLY, and
@@ -180,7 +181,7 @@ def _hand_over(c: cluster.Cluster, port: int, password: str, say: Say) -> None:
         if not procs.wait_for(whole, 3.0, interval_s=0.02):
             old.execute_command("CLIENT", "UNPAUSE")
             raise stack.StackError("the replicas did not catch up: no handover")
-        sentinel = _client(c.plan.sentinels[0], password)
+        sentinel = _client(c.sentinel_addrs[0], password)
         try:
             sentinel.execute_command("SENTINEL", "FAILOVER", redis_ha.SERVICE)
         finally:
@@ -188,15 +189,15 @@ def _hand_over(c: cluster.Cluster, port: int, password: str, say: Say) -> None:
         new: list[tuple[str, int]] = []
 
         def switched() -> bool:
-            now = redis_ha.current_primary(c.plan.sentinels, password)
-            if now is None or now == ("127.0.0.1", port):
+            now = redis_ha.current_primary(c.sentinel_addrs, password)
+            if now is None or now == port:
                 return False
             new.append(now)
             return True
 
         ok = procs.wait_for(switched, PAUSE_MS / 2000, interval_s=0.05)
         if ok:  # promoted; clients resolve from the Sentinels' tables, updated a bit later
-            procs.wait_for(lambda: redis_ha.sentinels_name(c.plan.sentinels, password, new[-1]),
+            procs.wait_for(lambda: redis_ha.sentinels_name(c.sentinel_addrs, password, new[-1]),
                            PAUSE_MS / 2000, interval_s=0.05)  # fmt: skip
             # Only now: REPLICAOF releases the paused writes (READONLY), whose retry must
             # find the new primary in those tables.
@@ -220,5 +221,7 @@ def _restart_kamailio(c: cluster.Cluster, say: Say) -> None:
     the callers (UDP), calls already up keep going (Kamailio holds no dialog state)."""
     t0 = time.monotonic()
     procs.stop("kamailio", run_dir=c.run_dir)
-    kamailio.up(c.plan, c.dir, START_S)
+    kamailio.up(
+        c.plan, c.dir, START_S, at=c.at, prefix=tuple(cluster_netns.wrap(c.plan, "kamailio", []))
+    )
     say(f"kamailio: restarted, {time.monotonic() - t0:.1f}s without a SIP front")

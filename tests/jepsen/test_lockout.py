@@ -107,10 +107,12 @@ def test_unconfirmed_writes_are_store_errors(store_rig):
     asyncio.run(run())
 
 
-def test_three_strikes_lock_across_a_failover(store_rig):
-    """Three wrong logins spread over a failover lock the temporary password: the counts
-    written before the primary died are on the replica that takes over (WAIT confirmed them).
-    The frozen primary's failover is the partition run's (tests/jepsen/test_partitions.py)."""
+def test_three_strikes_lock_across_two_failovers(store_rig):
+    """Three wrong logins spread over two failovers (the primary killed, then the one that
+    replaced it frozen longer than the failover) lock the temporary password: each count
+    was confirmed by a replica (WAIT) before the next fault. Before each fault the store
+    settles, Sentinels included: each lists the surviving replica as one it could promote
+    (else the second failover may wait 2 x failover-timeout per try, docs/scale-out.md)."""
     r = store_rig
 
     async def run() -> list[str]:
@@ -127,6 +129,14 @@ def test_three_strikes_lock_across_a_failover(store_rig):
             _settled(r)
             answers.append(await _answer(store, WRONG))
             assert (await store.show(N)).failures == 2  # the count from before the failover
+            assert second.proc is not None
+            os.kill(second.proc.pid, signal.SIGSTOP)  # frozen longer than the failover
+            try:
+                third = _failover(r, second)
+            finally:
+                os.kill(second.proc.pid, signal.SIGCONT)
+            assert third not in (first, second)
+            _settled(r)
             answers.append(await _answer(store, WRONG))
             answers.append(await _answer(store, RIGHT))
         finally:
